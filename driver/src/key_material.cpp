@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "espo/driver/key_material.hpp"
+
+#include <openssl/crypto.h>
+
+#include <algorithm>
+#include <string>
+
+namespace espo::driver {
+
+KeyMaterial::~KeyMaterial() { Wipe(); }
+
+KeyMaterial::KeyMaterial(KeyMaterial&& other) noexcept : bytes_(other.bytes_), size_(other.size_) {
+  other.Wipe();
+}
+
+KeyMaterial& KeyMaterial::operator=(KeyMaterial&& other) noexcept {
+  if (this != &other) {
+    Wipe();
+    bytes_ = other.bytes_;
+    size_ = other.size_;
+    other.Wipe();
+  }
+  return *this;
+}
+
+Result<KeyMaterial> KeyMaterial::FromBytes(ByteSpan key_and_salt) {
+  if (key_and_salt.size() != 16 + kSaltBytes && key_and_salt.size() != 32 + kSaltBytes) {
+    return MakeError(Errc::kInvalidArgument,
+                     "key: expected 20 or 36 bytes (AES-128/256 key + 4-byte salt), got " +
+                         std::to_string(key_and_salt.size()));
+  }
+  KeyMaterial out;
+  std::copy(key_and_salt.begin(), key_and_salt.end(), out.bytes_.begin());
+  out.size_ = key_and_salt.size();
+  return out;
+}
+
+KeyMaterial KeyMaterial::Clone() const {
+  KeyMaterial out;
+  out.bytes_ = bytes_;
+  out.size_ = size_;
+  return out;
+}
+
+void KeyMaterial::Wipe() {
+  OPENSSL_cleanse(bytes_.data(), bytes_.size());
+  size_ = 0;
+}
+
+}  // namespace espo::driver
