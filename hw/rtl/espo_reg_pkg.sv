@@ -7,7 +7,7 @@ package espo_reg_pkg;
   localparam logic [7:0]  ESPO_VERSION_MAJOR = 8'd1;
   localparam logic [7:0]  ESPO_VERSION_MINOR = 8'd0;
   localparam logic [15:0] ESPO_VERSION_PATCH = 16'd0;
-  localparam logic [31:0] ESPO_REGMAP_HASH = 32'h05F4EB7F;
+  localparam logic [31:0] ESPO_REGMAP_HASH = 32'h92B450BB;
   localparam int unsigned ESPO_ADDR_BITS = 12;
 
   // ID (ro): Identifies an espo engine: ASCII "ESPO". Fixed forever.
@@ -119,6 +119,9 @@ package espo_reg_pkg;
   localparam logic [3:0] ESPO_BATCH_STATUS_CODE_OK = 4'd0;
   localparam logic [3:0] ESPO_BATCH_STATUS_CODE_OUT_FULL = 4'd1;
   localparam logic [3:0] ESPO_BATCH_STATUS_CODE_BAD_RECORD = 4'd2;
+  localparam logic [3:0] ESPO_BATCH_STATUS_CODE_BUS_ERROR = 4'd3;
+  localparam int unsigned ESPO_BATCH_STATUS_RECORD_LSB = 16;
+  localparam int unsigned ESPO_BATCH_STATUS_RECORD_WIDTH = 16;
 
   // SA_COMMIT (wo): Applies the staged SA to one slot atomically. A remove clears the slot's key.
   localparam logic [11:0] ESPO_SA_COMMIT_OFFSET = 12'h100;

@@ -23,7 +23,7 @@ inline constexpr std::uint32_t kIdValue = 0x4553504FU;
 inline constexpr std::uint32_t kRegmapVersionMajor = 1U;
 inline constexpr std::uint32_t kRegmapVersionMinor = 0U;
 inline constexpr std::uint32_t kRegmapVersionPatch = 0U;
-inline constexpr std::uint32_t kRegmapHash = 0x05F4EB7FU;
+inline constexpr std::uint32_t kRegmapHash = 0x92B450BBU;
 
 // ID (ro)
 inline constexpr std::uint32_t kIdOffset = 0x000U;
@@ -109,7 +109,9 @@ enum class BatchStatusCode : std::uint32_t {
   kOk = 0,
   kOutFull = 1,
   kBadRecord = 2,
+  kBusError = 3,
 };
+inline constexpr Field kBatchStatusRecord{16, 16};
 
 // SA_COMMIT (wo)
 inline constexpr std::uint32_t kSaCommitOffset = 0x100U;
