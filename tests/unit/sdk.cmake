@@ -8,3 +8,6 @@ espo_gtest(sdk_keymat_test LABEL unit TIMEOUT 60
 espo_gtest(sdk_lifetime_test LABEL unit TIMEOUT 60
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_sdk_lifetime.cpp
   LIBS espo_sdk)
+espo_gtest(sdk_checkpoint_test LABEL unit TIMEOUT 60
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_sdk_checkpoint.cpp
+  LIBS espo_sdk nlohmann_json::nlohmann_json OpenSSL::Crypto)
