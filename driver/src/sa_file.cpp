@@ -71,12 +71,12 @@ std::string Hex32(std::uint32_t v) {
   return {buf.data()};
 }
 
+// Keywords that cannot be values: a value position holding one means the value is missing.
 bool IsKeyword(std::string_view word) {
-  static constexpr std::array<std::string_view, 20> kKeywords = {
-      "sa",         "spi",   "dir",          "mode",         "src",
-      "dst",        "aead",  "esn",          "oseq",         "replay-window",
-      "replay-seq", "encap", "soft-packets", "hard-packets", "soft-bytes",
-      "hard-bytes", "in",    "out",          "tunnel",       "transport"};
+  static constexpr std::array<std::string_view, 16> kKeywords = {
+      "sa",           "spi",          "dir",        "mode",          "src",        "dst",
+      "aead",         "esn",          "oseq",       "replay-window", "replay-seq", "encap",
+      "soft-packets", "hard-packets", "soft-bytes", "hard-bytes"};
   for (const std::string_view k : kKeywords) {
     if (k == word) return true;
   }
