@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "espo/driver/gcm_reference.hpp"
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-
 #include <climits>
 #include <memory>
 #include <string>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 namespace espo::driver {
 namespace {
@@ -18,12 +18,15 @@ using CtxPtr = std::unique_ptr<EVP_CIPHER_CTX, CtxFree>;
 
 Result<const EVP_CIPHER*> GcmCipher(std::size_t key_bytes) {
   switch (key_bytes) {
-    case 16: return EVP_aes_128_gcm();
-    case 24: return EVP_aes_192_gcm();
-    case 32: return EVP_aes_256_gcm();
+    case 16:
+      return EVP_aes_128_gcm();
+    case 24:
+      return EVP_aes_192_gcm();
+    case 32:
+      return EVP_aes_256_gcm();
     default:
-      return MakeError(Errc::kInvalidArgument,
-                       "AES-GCM key: expected 16, 24 or 32 bytes, got " + std::to_string(key_bytes));
+      return MakeError(Errc::kInvalidArgument, "AES-GCM key: expected 16, 24 or 32 bytes, got " +
+                                                   std::to_string(key_bytes));
   }
 }
 
@@ -102,9 +105,15 @@ Result<Bytes> GcmOpen(ByteSpan key, ByteSpan iv, ByteSpan aad, ByteSpan cipherte
 Result<AesBlock> AesEncryptBlock(ByteSpan key, const AesBlock& block) {
   const EVP_CIPHER* cipher = nullptr;
   switch (key.size()) {
-    case 16: cipher = EVP_aes_128_ecb(); break;
-    case 24: cipher = EVP_aes_192_ecb(); break;
-    case 32: cipher = EVP_aes_256_ecb(); break;
+    case 16:
+      cipher = EVP_aes_128_ecb();
+      break;
+    case 24:
+      cipher = EVP_aes_192_ecb();
+      break;
+    case 32:
+      cipher = EVP_aes_256_ecb();
+      break;
     default:
       return MakeError(Errc::kInvalidArgument,
                        "AES key: expected 16, 24 or 32 bytes, got " + std::to_string(key.size()));

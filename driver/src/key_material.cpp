@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "espo/driver/key_material.hpp"
 
-#include <openssl/crypto.h>
-
 #include <algorithm>
 #include <string>
+
+#include <openssl/crypto.h>
 
 namespace espo::driver {
 

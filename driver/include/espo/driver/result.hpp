@@ -53,9 +53,9 @@ inline Status Ok() { return {}; }
 }  // namespace espo
 
 // Propagates an error from an expression returning Result<T> or Status.
-#define ESPO_RETURN_IF_ERROR(expr)                                          \
-  do {                                                                      \
-    auto espo_status_ = (expr);                                             \
+#define ESPO_RETURN_IF_ERROR(expr)                                               \
+  do {                                                                           \
+    auto espo_status_ = (expr);                                                  \
     if (!espo_status_) return ::tl::unexpected(std::move(espo_status_).error()); \
   } while (false)
 
@@ -64,7 +64,7 @@ inline Status Ok() { return {}; }
 // `ESPO_ASSIGN_OR_RETURN(auto x, Foo());` declares x from Foo()'s value or returns its error.
 #define ESPO_ASSIGN_OR_RETURN(lhs, expr) \
   ESPO_ASSIGN_OR_RETURN_IMPL_(ESPO_CONCAT_(espo_result_, __LINE__), lhs, expr)
-#define ESPO_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr)                  \
-  auto tmp = (expr);                                                 \
-  if (!tmp) return ::tl::unexpected(std::move(tmp).error());         \
+#define ESPO_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr)          \
+  auto tmp = (expr);                                         \
+  if (!tmp) return ::tl::unexpected(std::move(tmp).error()); \
   lhs = std::move(*tmp)
