@@ -1,6 +1,7 @@
 // espo RTL filelist: packages first, then modules (one per file). Paths relative to the repo root.
 // Append your files; keep packages above modules.
 hw/rtl/aes_pkg.sv
+hw/rtl/ghash_pkg.sv
 hw/rtl/aes_round.sv
 hw/rtl/aes_key_step.sv
 hw/rtl/aes_pipeline.sv

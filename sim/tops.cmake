@@ -9,10 +9,13 @@ set(ESPO_AES_SOURCES
     ${CMAKE_SOURCE_DIR}/hw/rtl/aes_pipeline.sv)
 espo_verilate(espo_vaes_pipeline TOP aes_pipeline SOURCES ${ESPO_AES_SOURCES}
               ARGS -GSideBits=16)
-espo_verilate(espo_vghash_mul TOP ghash_mul SOURCES ${CMAKE_SOURCE_DIR}/hw/rtl/ghash_mul.sv)
+set(ESPO_GHASH_SOURCES
+    ${CMAKE_SOURCE_DIR}/hw/rtl/ghash_pkg.sv
+    ${CMAKE_SOURCE_DIR}/hw/rtl/ghash_mul.sv)
+espo_verilate(espo_vghash_mul TOP ghash_mul SOURCES ${ESPO_GHASH_SOURCES})
 espo_verilate(espo_vgcm_core TOP gcm_core
               SOURCES ${ESPO_AES_SOURCES}
-                      ${CMAKE_SOURCE_DIR}/hw/rtl/ghash_mul.sv
+                      ${ESPO_GHASH_SOURCES}
                       ${CMAKE_SOURCE_DIR}/hw/rtl/gcm_core.sv)
 
 # GcmCoreSim: pimpl wrapper around the verilated gcm_core (no Verilator type in its header).

@@ -81,7 +81,10 @@ module aes_pipeline
     assign last   = aes256_q[s-1] ? (s == 14) : (s == 10);
     assign bypass = !aes256_q[s-1] && (s > 10);
 
-    aes_round u_round (
+    aes_round #(
+      .HasFull (s < AesRounds),
+      .HasLast (s == 10 || s == AesRounds)
+    ) u_round (
       .state_i  (state_q[s-1]),
       .rkey_i   (keys_q[s-1][255:128]),
       .last_i   (last),

@@ -132,35 +132,36 @@ module gcm_core
   } cmd_t;
 
   cmd_t             cmd_mem [CmdDepth];
-  cmd_t             cmd_in;
   logic [CmdAw:0]   wr_ptr_q, iss_ptr_q, ret_ptr_q;
   logic [CmdAw:0]   cmd_used;
   logic             cmd_fire;
   logic             pipe_en;
 
-  logic [127:0] iv_wide;
-  assign iv_wide = swap_bytes({32'h0, s_cmd_iv_i});
-  assign cmd_in = '{
-    key:      {swap_bytes(s_cmd_key_i[127:0]), swap_bytes(s_cmd_key_i[255:128])},
-    aes256:   s_cmd_aes256_i,
-    iv:       iv_wide[127:32],
-    hkey:     swap_bytes(s_cmd_hkey_i),
-    decrypt:  s_cmd_decrypt_i,
-    hash_key: s_cmd_hash_key_i,
-    aad_len:  s_cmd_aad_len_i,
-    text_len: s_cmd_text_len_i,
-    tag_len:  s_cmd_tag_len_i,
-    expected: swap_bytes(s_cmd_expected_tag_i)
-  };
-  logic unused_iv_pad;
-  assign unused_iv_pad = ^iv_wide[31:0];
+  // Wire order -> big-endian, evaluated only when a command is written.
+  function automatic cmd_t cmd_from_ports(
+      input logic [255:0] key, input logic aes256, input logic [95:0] iv,
+      input logic [127:0] hkey, input logic decrypt, input logic hash_key,
+      input logic [15:0] aad_len, input logic [15:0] text_len, input logic [4:0] tag_len,
+      input logic [127:0] expected);
+    logic [95:0] iv_be;
+    for (int i = 0; i < 12; i++) iv_be[95 - 8 * i -: 8] = iv[8 * i +: 8];  // swap_bytes, 12 B
+    return '{key: {swap_bytes(key[127:0]), swap_bytes(key[255:128])}, aes256: aes256,
+             iv: iv_be, hkey: swap_bytes(hkey), decrypt: decrypt, hash_key: hash_key,
+             aad_len: aad_len, text_len: text_len, tag_len: tag_len,
+             expected: swap_bytes(expected)};
+  endfunction
 
   assign cmd_used      = wr_ptr_q - ret_ptr_q;
   assign s_cmd_ready_o = (cmd_used != (CmdAw + 1)'(CmdDepth));
   assign cmd_fire      = s_cmd_valid_i && s_cmd_ready_o;
 
   always_ff @(posedge clk_i) begin : cmd_write
-    if (cmd_fire) cmd_mem[wr_ptr_q[CmdAw-1:0]] <= cmd_in;
+    if (cmd_fire) begin
+      cmd_mem[wr_ptr_q[CmdAw-1:0]] <= cmd_from_ports(
+          s_cmd_key_i, s_cmd_aes256_i, s_cmd_iv_i, s_cmd_hkey_i, s_cmd_decrypt_i,
+          s_cmd_hash_key_i, s_cmd_aad_len_i, s_cmd_text_len_i, s_cmd_tag_len_i,
+          s_cmd_expected_tag_i);
+    end
   end
 
   // ---- issue: one slot per cycle into the AES pipe -------------------------------------------
@@ -322,14 +323,15 @@ module gcm_core
   end
 
   // ---- finalize: S = (Y ^ len block) * H, T = E_K(J0) ^ S, tag compare ----------------------
+  typedef struct packed {
+    logic [127:0] tag;  // wire order
+    logic         ok;
+  } tag_t;
+
   logic         fin_valid_q;
   logic [127:0] fin_y_q, fin_h_q, fin_len_q, fin_mask_q, fin_expected_q;
   logic         fin_hash_q, fin_decrypt_q;
   logic [4:0]   fin_tag_len_q;
-  logic [127:0] fin_s;
-  logic [127:0] fin_tag;       // big-endian
-  logic [127:0] fin_cmp_mask;
-  logic         fin_ok;
 
   always_ff @(posedge clk_i) begin : fin_valid
     if (rst_i) begin
@@ -352,19 +354,18 @@ module gcm_core
     end
   end
 
-  ghash_mul u_ghash_len (
-    .a_i (fin_y_q ^ fin_len_q),
-    .b_i (fin_h_q),
-    .p_o (fin_s)
-  );
-
-  always_comb begin : tag_compare
-    for (int i = 0; i < 16; i++) begin
-      fin_cmp_mask[127 - 8 * i -: 8] = {8{(5'(i) < fin_tag_len_q)}};
-    end
-    fin_tag = fin_hash_q ? fin_mask_q : (fin_s ^ fin_mask_q);
-    fin_ok  = fin_decrypt_q && !fin_hash_q && (((fin_tag ^ fin_expected_q) & fin_cmp_mask) == '0);
-  end
+  // The tag and its check, evaluated only in the cycles that push a tag (tag_payload).
+  function automatic tag_t finalize(
+      input logic [127:0] y, input logic [127:0] len_block, input logic [127:0] h,
+      input logic [127:0] mask, input logic hash_key, input logic decrypt,
+      input logic [4:0] tag_len, input logic [127:0] expected);
+    logic [127:0] tag;  // big-endian
+    logic [127:0] cmp_mask;
+    for (int i = 0; i < 16; i++) cmp_mask[127 - 8 * i -: 8] = {8{(5'(i) < tag_len)}};
+    tag = hash_key ? mask : (ghash_pkg::gf128_mul(y ^ len_block, h) ^ mask);
+    return '{tag: swap_bytes(tag),
+             ok: decrypt && !hash_key && (((tag ^ expected) & cmp_mask) == '0)};
+  endfunction
 
   // ---- output FIFO (2 entries) ---------------------------------------------------------------
   typedef struct packed {
@@ -406,11 +407,6 @@ module gcm_core
   assign m_axis_tlast_o  = out_mem[out_rd_q].last;
 
   // ---- tag FIFO (TagDepth entries) -------------------------------------------------------------
-  typedef struct packed {
-    logic [127:0] tag;  // wire order
-    logic         ok;
-  } tag_t;
-
   tag_t       tag_mem [TagDepth];
   logic [1:0] tag_wr_q, tag_rd_q;
   logic [2:0] tag_cnt_q;
@@ -432,7 +428,10 @@ module gcm_core
   end
 
   always_ff @(posedge clk_i) begin : tag_payload
-    if (tag_push) tag_mem[tag_wr_q] <= '{tag: swap_bytes(fin_tag), ok: fin_ok};
+    if (tag_push) begin
+      tag_mem[tag_wr_q] <= finalize(fin_y_q, fin_len_q, fin_h_q, fin_mask_q, fin_hash_q,
+                                    fin_decrypt_q, fin_tag_len_q, fin_expected_q);
+    end
   end
 
   assign m_tag_valid_o = (tag_cnt_q != 3'd0);

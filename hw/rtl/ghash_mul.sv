@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // ghash_mul: one GF(2^128) multiplication p_o = a_i * b_i for GHASH (NIST SP 800-38D 6.3),
-// combinational (one cycle in the caller's register stage).
+// combinational (one cycle in the caller's register stage). The arithmetic is
+// ghash_pkg::gf128_mul; its header fixes the bit order, summarised here:
 //
 // Bit order (SP 800-38D, the "reflected" convention). A block is the spec's big-endian bit
 // string: wire byte 0 is bits [127:120], and its most significant bit, a_i[127], is "bit 0" of
@@ -18,56 +19,14 @@
 //   back as (Z[3-m] ? R >> m : 0) for m = 0..3, which touches only Z[127:112].
 // No clock, no reset. Latency 0.
 
-module ghash_mul (
+module ghash_mul
+  import ghash_pkg::*;
+(
   input  logic [127:0] a_i,
   input  logic [127:0] b_i,
   output logic [127:0] p_o
 );
 
-  // V * x in the reflected order above.
-  function automatic logic [127:0] mul_x(input logic [127:0] v);
-    return {1'b0, v[127:1]} ^ (v[0] ? {8'he1, 120'h0} : 128'h0);
-  endfunction
-
-  // The reduction of the four bits shifted out by Z * x^4 (top 16 bits only):
-  // RedTab[out] = XOR over m of (out[3-m] ? 16'hE100 >> m : 0).
-  localparam logic [15:0] RedTab [16] = '{
-    16'h0000, 16'h1c20, 16'h3840, 16'h2460, 16'h7080, 16'h6ca0, 16'h48c0, 16'h54e0,
-    16'he100, 16'hfd20, 16'hd940, 16'hc560, 16'h9180, 16'h8da0, 16'ha9c0, 16'hb5e0
-  };
-
-  logic [127:0] b_x1, b_x2, b_x3;
-  logic [63:0]  m_hi [16];
-  logic [63:0]  m_lo [16];
-
-  assign b_x1 = mul_x(b_i);
-  assign b_x2 = mul_x(b_x1);
-  assign b_x3 = mul_x(b_x2);
-
-  always_comb begin : nibble_table
-    for (int n = 0; n < 16; n++) begin
-      logic [127:0] t;
-      t = (n[3] ? b_i : 128'h0) ^ (n[2] ? b_x1 : 128'h0) ^ (n[1] ? b_x2 : 128'h0)
-        ^ (n[0] ? b_x3 : 128'h0);
-      m_hi[n] = t[127:64];
-      m_lo[n] = t[63:0];
-    end
-  end
-
-  always_comb begin : horner
-    logic [63:0] z_hi, z_lo;
-    logic [3:0]  nib, out;
-    z_hi = '0;
-    z_lo = '0;
-    for (int j = 31; j >= 0; j--) begin
-      out  = z_lo[3:0];
-      z_lo = {z_hi[3:0], z_lo[63:4]};
-      z_hi = {4'h0, z_hi[63:4]} ^ {RedTab[out], 48'h0};
-      nib  = a_i[127 - 4 * j -: 4];
-      z_hi = z_hi ^ m_hi[nib];
-      z_lo = z_lo ^ m_lo[nib];
-    end
-    p_o = {z_hi, z_lo};
-  end
+  assign p_o = gf128_mul(a_i, b_i);
 
 endmodule

@@ -158,12 +158,15 @@ struct GcmCoreSim::Impl {
     };
     skip_empty();
 
-    while (tag_i < jobs.size()) {
+    // Done when every tag and every text beat is out (the two streams are independent: a tag
+    // may leave before the last text beats of its message when m_axis is stalled).
+    while (tag_i < jobs.size() || out_job < jobs.size()) {
       if (dut.cycle() - last_progress > kStallLimit) {
         return MakeError(Errc::kDevice, "gcm_core: no progress for " +
                                             std::to_string(kStallLimit) + " cycles (tags " +
                                             std::to_string(tag_i) + "/" +
-                                            std::to_string(jobs.size()) + ")");
+                                            std::to_string(jobs.size()) + ", text of job " +
+                                            std::to_string(out_job) + ")");
       }
       // Drive: next command, next beat, random readies.
       if (cmd_i < jobs.size()) {
