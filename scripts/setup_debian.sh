@@ -13,7 +13,7 @@ packages=(
   libcli11-dev nlohmann-json3-dev libexpected-dev
   libpcap-dev
   python3 python3-cryptography python3-scapy
-  clang-format clang-tidy
+  clang-format clang-tidy clang libclang-rt-14-dev
   iproute2
 )
 
