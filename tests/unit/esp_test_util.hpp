@@ -112,33 +112,14 @@ inline Bytes MakeInner(InnerSpec s) {
     Bytes ext;
     std::uint8_t first = s.protocol;
     if (s.v6_ext_headers) {
-      // Hop-by-Hop (8 bytes: PadN), Routing (type 4 stub with 0 segments left, 8 bytes),
+      // Hop-by-Hop (8 bytes: PadN), Routing (type 0, no addresses, 0 segments left: 8 bytes),
       // Destination Options (8 bytes: PadN).
       first = driver::kIpProtoHopByHop;
-      ext = {driver::kIpProtoRouting,
-             0,
-             1,
-             4,
-             0,
-             0,
-             0,
-             0,
-             driver::kIpProtoDestOpts,
-             0,
-             4,
-             0,
-             0,
-             0,
-             0,
-             0,
-             s.protocol,
-             0,
-             1,
-             4,
-             0,
-             0,
-             0,
-             0};
+      // clang-format off
+      ext = {driver::kIpProtoRouting,  0, 1, 4, 0, 0, 0, 0,
+             driver::kIpProtoDestOpts, 0, 0, 0, 0, 0, 0, 0,
+             s.protocol,               0, 1, 4, 0, 0, 0, 0};
+      // clang-format on
     }
     p.assign(40, 0);
     StoreBe32(p, (6U << 28U) | (static_cast<std::uint32_t>(s.traffic_class) << 20U) | 0x12345U);
