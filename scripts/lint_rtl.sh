@@ -16,6 +16,10 @@ plan="$(python3 - <<'PY'
 import pathlib, re, sys
 listed = [l.strip() for l in pathlib.Path("hw/espo.f").read_text().splitlines()
           if l.strip() and not l.strip().startswith("//")]
+missing = [f for f in listed if not pathlib.Path(f).is_file()]
+for f in missing:
+    print(f"lint_rtl: {f} is listed in hw/espo.f but does not exist", file=sys.stderr)
+listed = [f for f in listed if f not in missing]
 files = list(dict.fromkeys(listed + sorted(str(p) for p in pathlib.Path("hw/rtl").glob("*.sv"))))
 for f in files:
     if f not in listed:
@@ -47,6 +51,8 @@ for top in sorted(modules - instantiated):
     pkgs = [f for f in files if f in need and re.search(r"^\s*package\s", text[f], re.M)]
     mods = [f for f in files if f in need and f not in pkgs]
     print(top, *pkgs, *mods)
+if missing:
+    print("__missing__")
 PY
 )"
 
@@ -54,6 +60,10 @@ status=0
 count=0
 while read -r top srcs; do
   [[ -z "${top}" ]] && continue
+  if [[ "${top}" == "__missing__" ]]; then
+    status=1
+    continue
+  fi
   count=$((count + 1))
   # shellcheck disable=SC2086  # srcs is a space-separated file list
   if out="$(verilator --lint-only -Wall hw/lint/waivers.vlt ${srcs} --top-module "${top}" 2>&1)" \

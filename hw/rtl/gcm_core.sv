@@ -43,9 +43,10 @@
 //   plus 1 bubble if the command reaches the FIFO in the same cycle as the message's first beat
 //   (no bubble when the command arrives at least one cycle earlier, as the sim wrapper does).
 //
-// Latency (ready sinks): a beat accepted on s_axis at edge t appears on m_axis after edge t+16
-// (issue -> aes_pipeline stage 0 .. 14 -> GHASH/XOR stage -> output FIFO). The tag appears 2
-// cycles after the message's last slot leaves the AES pipe (finalize stage, tag FIFO).
+// Latency (ready sinks): a slot issued at edge t (the edge accepting its beat) is in aes_pipeline
+// stage s after edge t+s; its text beat is valid on m_axis after edge t+15 (GHASH/XOR stage
+// pushes the output FIFO); the tag of a message whose last slot issued at t is valid on m_tag
+// after edge t+16 (finalize register, tag FIFO).
 // Throughput: 1 beat in and 1 beat out per cycle.
 // Backpressure: one pipe enable (pipe_en) freezes issue, the AES pipe, GHASH and finalize when
 // the output FIFO (2 entries) or the tag FIFO (4 entries) is full. pipe_en depends on registered
