@@ -107,7 +107,10 @@ TEST_F(GhashMulTest, MatchesBitwiseReferenceOnRandomAndSparseOperands) {
       a = Block{};
       a.at((i / 4) % 16) = static_cast<std::uint8_t>(1U << ((i / 64) % 8));
     }
-    if (i % 4 == 2) b = Block{}, b[15] = static_cast<std::uint8_t>(1U << (i % 8));
+    if (i % 4 == 2) {
+      b = Block{};
+      b[15] = static_cast<std::uint8_t>(1U << (i % 8U));
+    }
     const Block got = Mul(a, b);
     const Block want = ReferenceMul(a, b);
     ASSERT_EQ(got, want) << "a " << ToHex(a) << " b " << ToHex(b) << " iteration " << i;
