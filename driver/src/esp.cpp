@@ -195,7 +195,8 @@ std::string_view ToString(DropReason reason) {
 
 Bytes EspAad(std::uint32_t spi, std::uint64_t seq, bool esn) {
   const esp_internal::EspAad aad = esp_internal::MakeAad(spi, seq, esn);
-  return Bytes(aad.span().begin(), aad.span().end());
+  Bytes out(aad.span().begin(), aad.span().end());
+  return out;
 }
 
 std::array<std::uint8_t, 12> EspNonce(ByteSpan salt, ByteSpan iv) {
