@@ -10,6 +10,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   int exit_code = 0;
   espo::ikectl::RegisterSelftest(app, exit_code);
+  espo::ikectl::RegisterProcess(app, exit_code);
+  espo::ikectl::RegisterSa(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

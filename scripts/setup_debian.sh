@@ -14,7 +14,7 @@ packages=(
   libpcap-dev
   python3 python3-cryptography python3-scapy
   clang-format clang-tidy clang libclang-rt-14-dev
-  iproute2
+  iproute2 tshark
 )
 
 missing=()

@@ -40,8 +40,8 @@ const char* PassFail(bool ok) { return ok ? "pass" : "FAIL"; }
 
 bool ReferenceMatches(const driver::GcmVector& v) {
   auto sealed = driver::GcmSeal(v.key, v.iv, v.aad, v.pt);
-  if (!sealed || sealed->ciphertext != v.ct || !std::equal(v.tag.begin(), v.tag.end(),
-                                                            sealed->tag.begin())) {
+  if (!sealed || sealed->ciphertext != v.ct ||
+      !std::equal(v.tag.begin(), v.tag.end(), sealed->tag.begin())) {
     return false;
   }
   auto opened = driver::GcmOpen(v.key, v.iv, v.aad, v.ct, v.tag);
@@ -133,7 +133,8 @@ int RunSelftest(const SelftestOptions& opt) {
                                 {"rtl_bad_tag_rejected", PassFail(r.rtl_bad_tag_rejected)}});
     }
     out["skipped"] = nlohmann::json::array();
-    for (const auto& [name, why] : skipped) out["skipped"].push_back({{"name", name}, {"why", why}});
+    for (const auto& [name, why] : skipped)
+      out["skipped"].push_back({{"name", name}, {"why", why}});
     out["passed"] = passed;
     out["failed"] = failed;
     out["rtl_cycles"] = stats.cycles;
@@ -151,12 +152,14 @@ int RunSelftest(const SelftestOptions& opt) {
     }
     if (!skipped.empty()) {
       std::cout << "\nskipped:\n";
-      for (const auto& [name, why] : skipped) std::printf("  %-26s %s\n", name.c_str(), why.c_str());
+      for (const auto& [name, why] : skipped)
+        std::printf("  %-26s %s\n", name.c_str(), why.c_str());
     }
-    std::printf("\n%zu vectors: %zu passed, %zu failed, %zu skipped; RTL core ran %zu messages in "
-                "%llu cycles\n",
-                rows.size(), passed, failed, skipped.size(), jobs.size(),
-                static_cast<unsigned long long>(stats.cycles));  // NOLINT(google-runtime-int)
+    std::printf(
+        "\n%zu vectors: %zu passed, %zu failed, %zu skipped; RTL core ran %zu messages in "
+        "%llu cycles\n",
+        rows.size(), passed, failed, skipped.size(), jobs.size(),
+        static_cast<unsigned long long>(stats.cycles));  // NOLINT(google-runtime-int)
   }
   return failed == 0 ? 0 : 1;
 }

@@ -50,11 +50,15 @@ std::string FormatSaLine(const SaConfig& sa);
 
 // One record of Wireshark's `esp_sa` UAT file (no trailing newline), see sa_file.cpp for the
 // field list and where it comes from.
-std::string FormatWiresharkEspSa(const SaConfig& sa);
+// Column sets of Wireshark's esp_sa UAT: kClassic = the 8 columns of Wireshark <= 4.0 (Debian
+// 12's tshark 4.0.17), kEsn = 10 columns with "SN" and "ESN High Bits" (Wireshark >= 4.2).
+enum class WiresharkUat : std::uint8_t { kClassic, kEsn };
+std::string FormatWiresharkEspSa(const SaConfig& sa, WiresharkUat uat = WiresharkUat::kClassic);
 
 // A complete `esp_sa` file: Wireshark's header comment, then one record per SA, each ending in
 // a newline.
-std::string FormatWiresharkEspSaFile(std::span<const SaConfig> sas);
+std::string FormatWiresharkEspSaFile(std::span<const SaConfig> sas,
+                                     WiresharkUat uat = WiresharkUat::kClassic);
 
 // Field-by-field equality (SaConfig itself is not comparable because KeyMaterial is not). The key
 // is compared in constant time.
