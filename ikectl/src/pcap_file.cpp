@@ -1,13 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "espo/ikectl/pcap_file.hpp"
 
-#include <stdio.h>  // fmemopen
-
 #include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstdint>
-#include <cstdio>
+#include <cstdio>  // also fmemopen (POSIX)
 #include <cstring>
 #include <optional>
 #include <string>
@@ -107,8 +105,8 @@ Result<std::pair<Bytes, Bytes>> SplitEthernet(ByteSpan frame) {
     type = LoadBe16(frame.subspan(type_offset));
   }
   const std::size_t header = type_offset + 2;
-  return std::pair<Bytes, Bytes>{Bytes(frame.begin(), frame.begin() + header),
-                                 Bytes(frame.begin() + header, frame.end())};
+  const auto split = frame.begin() + static_cast<std::ptrdiff_t>(header);
+  return std::pair<Bytes, Bytes>{Bytes(frame.begin(), split), Bytes(split, frame.end())};
 }
 
 Result<Bytes> EthernetHeaderFor(ByteSpan header, std::uint8_t ip_version) {
@@ -150,14 +148,14 @@ Result<PcapReader> PcapReader::Open(const std::string& path) {
   const std::size_t got = std::fread(magic.data(), 1, magic.size(), fp);
   std::rewind(fp);
   if (got == 0) {
-    std::fclose(fp);  // NOLINT(cppcoreguidelines-owning-memory)
+    static_cast<void>(std::fclose(fp));  // NOLINT(cppcoreguidelines-owning-memory): read only
     return MakeError(Errc::kParse, path + ": not a pcap or pcapng file (empty)");
   }
   std::array<char, PCAP_ERRBUF_SIZE> err{};
   // On success pcap_close() closes `fp`; on failure it stays ours.
   pcap* p = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_NANO, err.data());
   if (p == nullptr) {
-    std::fclose(fp);  // NOLINT(cppcoreguidelines-owning-memory)
+    static_cast<void>(std::fclose(fp));  // NOLINT(cppcoreguidelines-owning-memory): read only
     return MakeError(Errc::kParse,
                      path + ": not a pcap or pcapng file (" + std::string(err.data()) + ")");
   }
@@ -168,15 +166,15 @@ Result<PcapReader> PcapReader::Open(const std::string& path) {
 Result<PcapReader> PcapReader::OpenMemory(ByteSpan data, const std::string& name) {
   if (data.empty()) return MakeError(Errc::kParse, name + ": not a pcap or pcapng file (empty)");
   // fmemopen with mode "rb" never writes through the pointer.
-  std::FILE* fp = fmemopen(const_cast<std::uint8_t*>(data.data()),  // NOLINT
-                           data.size(), "rb");
+  std::FILE* fp = ::fmemopen(const_cast<std::uint8_t*>(data.data()),  // NOLINT
+                             data.size(), "rb");
   if (fp == nullptr) {
     return MakeError(Errc::kIo, name + ": fmemopen: " + ErrnoText(errno));
   }
   std::array<char, PCAP_ERRBUF_SIZE> err{};
   pcap* p = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_NANO, err.data());
   if (p == nullptr) {
-    std::fclose(fp);  // NOLINT(cppcoreguidelines-owning-memory)
+    static_cast<void>(std::fclose(fp));  // NOLINT(cppcoreguidelines-owning-memory): read only
     return MakeError(Errc::kParse,
                      name + ": not a pcap or pcapng file (" + std::string(err.data()) + ")");
   }
