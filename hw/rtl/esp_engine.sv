@@ -1,0 +1,1266 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// esp_engine: the batch engine of the espo kernel (docs/BUFFERS.md, docs/ENGINE_SEMANTICS.md).
+// Reads input records over the AXI4 master (m_axi_*), processes each packet store-and-forward
+// (outbound ESP encapsulation / inbound decapsulation, SPEC 1.6, 1.7, 4, 5.1) with gcm_core, and
+// writes one result record per input record.
+//
+// Structure: one control FSM over two byte-addressed packet buffers, `ibuf` (the input packet,
+// filled 16 bytes per AXI beat) and `obuf` (the result being built). Every pass moves up to 16
+// bytes per cycle at any byte offset:
+//   RD    AXI read of the record header, then the packet (bursts split at 4 KiB)
+//   PARSE outer headers of ibuf (combinational), SA read (1 cycle), CHECK (lookup, limits,
+//         replay pre-check, lengths)
+//   COPY  ibuf -> obuf (outbound: payload + padding + trailer; inbound GMAC: the clear span)
+//   HDR   header image -> obuf (outbound: outer IP [+UDP] + ESP header, or the patched IP header
+//         in transport mode; inbound transport: the rebuilt IP header)
+//   CRYPT gcm_core: AAD beats (a prefix register SPI [|| seq_hi] || seq_lo [|| IV] followed by
+//         buffer bytes for GMAC), text beats from ibuf/obuf, text out into obuf, then the tag
+//   TAG / CSUM / TRAIL / PADCHK / INNER / PATCH: ICV append, IPv6 UDP checksum, trailer and pad
+//         checks, inner header checks and the RFC 6040 ECN fix
+//   FIN   OUT_FULL check, then the only state changes of the packet: SA write-back (sequence,
+//         window, counters, lifetime state), drop / packet counters, events (EVT, one per cycle)
+//   WR    AXI write of the result record (header beat + data beats, bytes past the data zero)
+// No byte of an inbound packet is written to host memory before its ICV verified and all
+// trailer checks passed; drops write a 16-byte record with length 0.
+//
+// Overhead per packet (cycles, no backpressure, memory latency excluded): see docs/ENGINE_RTL.md.
+// Commits (sa_table) never run while busy_o is high. Reset: synchronous, active high.
+module esp_engine
+  import esp_pkg::*;
+#(
+  parameter int unsigned SaSlots = 1024,
+  parameter int unsigned ReplayBits = 1024,
+  parameter int unsigned MaxPacket = 9600
+) (
+  input  logic                  clk_i,
+  input  logic                  rst_i,
+
+  // batch control
+  input  logic                  start_i,
+  output logic                  done_o,
+  output logic                  idle_o,
+  output logic                  busy_o,
+  input  logic                  sa_busy_i,
+  input  logic [63:0]           in_addr_i,
+  input  logic [31:0]           in_count_i,
+  input  logic [63:0]           out_addr_i,
+  input  logic [31:0]           out_size_i,
+  output logic [31:0]           out_count_o,
+  output logic [31:0]           out_bytes_o,
+  output logic [31:0]           batch_status_o,
+
+  // SA table port
+  output logic                  sa_rd_o,
+  output logic                  sa_dir_o,
+  output logic [15:0]           sa_slot_o,
+  input  sa_t                   sa_i,
+  input  logic [ReplayBits-1:0] bm_i,
+  output logic                  sa_we_o,
+  output logic                  sa_wdir_o,
+  output logic [15:0]           sa_wslot_o,
+  output sa_t                   sa_wsa_o,
+  output logic [ReplayBits-1:0] sa_wbm_o,
+
+  // counters and events
+  output logic [4:0]            drop_inc_o,
+  output logic [1:0]            pkt_inc_o,
+  output logic                  evt_valid_o,
+  output evt_t                  evt_o,
+
+  // gcm_core (hash_key is never used by the engine)
+  output logic                  gcm_cmd_valid_o,
+  input  logic                  gcm_cmd_ready_i,
+  output logic [255:0]          gcm_cmd_key_o,
+  output logic                  gcm_cmd_aes256_o,
+  output logic [95:0]           gcm_cmd_iv_o,
+  output logic [127:0]          gcm_cmd_hkey_o,
+  output logic                  gcm_cmd_decrypt_o,
+  output logic [15:0]           gcm_cmd_aad_len_o,
+  output logic [15:0]           gcm_cmd_text_len_o,
+  output logic [4:0]            gcm_cmd_tag_len_o,
+  output logic [127:0]          gcm_cmd_expected_tag_o,
+  output logic [127:0]          gcm_in_tdata_o,
+  output logic [15:0]           gcm_in_tkeep_o,
+  output logic                  gcm_in_tlast_o,
+  output logic                  gcm_in_tvalid_o,
+  input  logic                  gcm_in_tready_i,
+  input  logic [127:0]          gcm_out_tdata_i,
+  input  logic [15:0]           gcm_out_tkeep_i,
+  input  logic                  gcm_out_tlast_i,
+  input  logic                  gcm_out_tvalid_i,
+  output logic                  gcm_out_tready_o,
+  input  logic [127:0]          gcm_tag_i,
+  input  logic                  gcm_tag_ok_i,
+  input  logic                  gcm_tag_valid_i,
+  output logic                  gcm_tag_ready_o,
+
+  // AXI4 master (128-bit data, 64-bit addresses, INCR bursts of 16-byte beats)
+  output logic [63:0]           m_axi_araddr_o,
+  output logic [7:0]            m_axi_arlen_o,
+  output logic                  m_axi_arvalid_o,
+  input  logic                  m_axi_arready_i,
+  input  logic [127:0]          m_axi_rdata_i,
+  input  logic [1:0]            m_axi_rresp_i,
+  input  logic                  m_axi_rlast_i,
+  input  logic                  m_axi_rvalid_i,
+  output logic                  m_axi_rready_o,
+  output logic [63:0]           m_axi_awaddr_o,
+  output logic [7:0]            m_axi_awlen_o,
+  output logic                  m_axi_awvalid_o,
+  input  logic                  m_axi_awready_i,
+  output logic [127:0]          m_axi_wdata_o,
+  output logic [15:0]           m_axi_wstrb_o,
+  output logic                  m_axi_wlast_o,
+  output logic                  m_axi_wvalid_o,
+  input  logic                  m_axi_wready_i,
+  input  logic [1:0]            m_axi_bresp_i,
+  input  logic                  m_axi_bvalid_i,
+  output logic                  m_axi_bready_o
+);
+
+  localparam int unsigned BufAw = $clog2(MaxPacket + 128);
+  localparam int unsigned BufBytes = 1 << BufAw;
+  localparam int unsigned HdrBytes = 128;  // header image; largest used: 60 + 8 + 16 = 84
+  localparam logic [15:0] MaxPkt = 16'(MaxPacket);
+  localparam logic [31:0] SlotMask = 32'(SaSlots - 1);
+
+  typedef enum logic [5:0] {
+    SIdle, SWaitSa, SRecAr, SRecR, SDatAr, SDatR, SParse, SSaRd, SSa, SCheck, SHprep, SCopy,
+    SHdr, SCrypt, STag, SCsum, SCsumW, STrail, SPadchk, SInner, SPatch, SFin, SEvt, SWrAw,
+    SWrW, SWrB, SEnd, SUcsum, SUcsumChk
+  } st_e;
+
+  typedef struct packed {
+    st_e          st;
+    logic         start_pend;
+    logic         done;
+    logic [3:0]   bcode;
+    logic [15:0]  brec;
+    logic [31:0]  rec_idx;
+    logic [31:0]  rec_cnt;
+    logic [63:0]  in_ptr;
+    logic [63:0]  out_base;
+    logic [31:0]  out_size;
+    logic [31:0]  out_off;
+    // record
+    logic [15:0]  len;
+    logic [15:0]  rslot;
+    logic         dir;
+    logic [31:0]  cookie;
+    logic [63:0]  rd_addr;
+    logic [15:0]  rd_left;
+    logic [8:0]   rd_blen;
+    logic [15:0]  rd_word;
+    // parse
+    logic         v6;
+    logic [7:0]   hl;
+    logic [15:0]  ip_len;
+    logic         is_udp;
+    logic [15:0]  dport;
+    logic [15:0]  esp_off;
+    logic [15:0]  esp_len;
+    logic [31:0]  spi;
+    logic [31:0]  seq_lo;
+    logic [1:0]   ecn_out;
+    logic [127:0] pdst;
+    // packet
+    logic [7:0]   status;
+    logic [15:0]  res_len;
+    logic [15:0]  res_slot;
+    logic [31:0]  res_seq;
+    logic         from_ibuf;
+    logic         accept;       // SA state changes at FIN
+    logic         dummy;
+    logic [15:0]  n;
+    logic [7:0]   p;
+    logic [15:0]  e;
+    logic [4:0]   k;
+    logic [15:0]  pay_off;
+    logic [15:0]  hdr_len;
+    logic [15:0]  out_len;
+    logic [15:0]  dst_off;
+    logic [7:0]   nh;
+    logic [63:0]  seq64;
+    sa_t          sa;
+    logic [ReplayBits-1:0] bm;
+    logic [HdrBytes*8-1:0] hdr;
+    logic [7:0]   hdr_end;
+    // crypt
+    logic         cmd_sent;
+    logic [1:0]   fph;          // 0 AAD, 1 text, 2 done
+    logic [15:0]  fpos;
+    logic [15:0]  opos;
+    logic         tag_got;
+    logic [127:0] tag;
+    logic         tag_ok;
+    logic [159:0] pfx;          // wire order
+    logic [4:0]   pfx_len;
+    logic [15:0]  aad_len;
+    logic [15:0]  txt_len;
+    logic         c_ibuf;       // crypto source is ibuf (else obuf)
+    logic [15:0]  c_src;        // buffer offset of the AAD buffer part and of the text
+    logic [15:0]  c_dst;
+    logic [95:0]  iv;           // wire order nonce
+    logic [127:0] exp_tag;
+    // passes
+    logic [15:0]  pos;
+    logic [31:0]  csum;
+    st_e          st_after;     // state after the inbound UDP checksum check
+    logic [1:0]   ecn_new;
+    logic         ev_soft;
+    logic         ev_hard;
+    logic         ev_ovf;
+    // write
+    logic [63:0]  wr_addr;
+    logic [15:0]  wr_left;
+    logic [8:0]   wr_blen;
+    logic [8:0]   wr_bi;
+    logic [15:0]  wr_b;
+  } ctx_t;
+
+  ctx_t c, n_c;   // c = ctx_q, n_c = ctx_d
+
+  logic [7:0] ibuf [BufBytes];
+  logic [7:0] obuf [BufBytes];
+
+  // ---- buffer access helpers -----------------------------------------------------------------
+  function automatic logic [BufAw-1:0] ba(input logic [15:0] a);
+    logic unused_hi;
+    unused_hi = ^a;  // addresses never exceed the buffer (lengths are checked against MaxPacket)
+    return a[BufAw-1:0];
+  endfunction
+
+  function automatic logic [15:0] ceil16(input logic [15:0] x);
+    return (x + 16'd15) >> 4;
+  endfunction
+
+  function automatic logic [15:0] round16(input logic [15:0] x);
+    return (x + 16'd15) & 16'hFFF0;
+  endfunction
+
+  // obuf write port (one per cycle, 16 lanes at any byte offset)
+  logic [15:0]      ow_en;
+  logic [15:0]      ow_addr;
+  logic [7:0]       ow_data [16];
+
+  always_ff @(posedge clk_i) begin : obuf_write
+    for (int j = 0; j < 16; j++) begin
+      if (ow_en[j]) obuf[ba(ow_addr + 16'(j))] <= ow_data[j];
+    end
+  end
+
+  // ibuf write port: AXI read data
+  logic        iw_en;
+  logic [15:0] iw_word;
+  always_ff @(posedge clk_i) begin : ibuf_write
+    if (iw_en) begin
+      for (int j = 0; j < 16; j++) ibuf[ba({iw_word[11:0], 4'h0} + 16'(j))] <= m_axi_rdata_i[8*j +: 8];
+    end
+  end
+
+  function automatic logic [7:0] ib(input logic [15:0] a);
+    return ibuf[ba(a)];
+  endfunction
+  function automatic logic [7:0] ob(input logic [15:0] a);
+    return obuf[ba(a)];
+  endfunction
+  function automatic logic [15:0] ib16(input logic [15:0] a);
+    return {ibuf[ba(a)], ibuf[ba(a + 16'd1)]};
+  endfunction
+
+  // ---- outer / input header parse (combinational over ibuf) ----------------------------------
+  logic [3:0]  p_ver;
+  logic [7:0]  p_hl;
+  logic [15:0] p_tot4, p_pl6, p_iplen;
+  logic        p_ok4, p_ok6, p_frag4, p_ck4;
+  logic [31:0] p_sum4;
+  always_comb begin : parse_ip
+    p_ver  = ibuf[0][7:4];
+    p_hl   = {2'b0, ibuf[0][3:0], 2'b0};
+    p_tot4 = ib16(16'd2);
+    p_pl6  = ib16(16'd4);
+    p_ok4  = (c.len >= 16'd20) && (p_hl >= 8'd20) && (p_tot4 >= {8'h0, p_hl}) &&
+             (p_tot4 <= c.len);
+    p_ok6  = (c.len >= 16'd40) && ({16'h0, p_pl6} + 32'd40 <= {16'h0, c.len});
+    p_frag4 = (ib16(16'd6) & 16'h3FFF) != 16'h0;
+    p_sum4 = '0;
+    for (int i = 0; i < 30; i++) begin
+      if (2 * i < int'(p_hl)) p_sum4 = p_sum4 + {16'h0, ib16(16'(2 * i))};
+    end
+    p_ck4  = (csum_fold(p_sum4) == 16'hFFFF);
+    p_iplen = (p_ver == 4'd6) ? p_pl6 + 16'd40 : p_tot4;
+  end
+
+  // ---- header image (outbound headers, inbound transport rebuild) ----------------------------
+  logic [HdrBytes*8-1:0] hdr_comb;
+  logic [31:0] hsum;
+  logic [15:0] hck;
+  logic [7:0]  out_proto;
+  logic [7:0]  tos_in;
+  logic        df_in;
+  logic [15:0] new_tot;
+  logic [7:0]  new_proto;
+  always_comb begin : header_image
+    hdr_comb  = '0;
+    out_proto = c.sa.udp ? 8'd17 : 8'd50;
+    tos_in    = c.v6 ? {ibuf[0][3:0], ibuf[1][7:4]} : ib(16'd1);
+    df_in     = c.v6 ? 1'b1 : ibuf[6][6];
+    // transport IPv4 header: new total length / protocol, checksum over the patched header
+    new_tot   = c.dir ? {8'h0, c.hl} + c.n : c.out_len;
+    new_proto = c.dir ? c.nh : out_proto;
+    hsum = '0;
+    if (c.sa.transport) begin
+      for (int i = 0; i < 30; i++) begin
+        if (2 * i < int'(c.hl)) begin
+          if (i == 1) hsum = hsum + {16'h0, new_tot};
+          else if (i == 4) hsum = hsum + {16'h0, ib(16'd8), new_proto};
+          else if (i != 5) hsum = hsum + {16'h0, ib16(16'(2 * i))};
+        end
+      end
+    end else begin
+      hsum = {16'h0, 8'h45, tos_in} + {16'h0, c.out_len} + {16'h0, c.sa.ip_id} +
+             {16'h0, 1'b0, df_in, 14'h0} + {16'h0, 8'd64, out_proto} +
+             {16'h0, c.sa.src[127:112]} + {16'h0, c.sa.src[111:96]} +
+             {16'h0, c.sa.dst[127:112]} + {16'h0, c.sa.dst[111:96]};
+    end
+    hck = ~csum_fold(hsum);
+    for (int i = 0; i < int'(HdrBytes); i++) begin
+      logic [7:0] b;
+      logic [15:0] ii;
+      logic [15:0] j;
+      ii = 16'(i);
+      b = 8'h0;
+      if (c.sa.transport) begin
+        if (ii < c.hdr_len) begin
+          b = ib(ii);
+          if (!c.v6) begin
+            if (i == 2) b = new_tot[15:8];
+            if (i == 3) b = new_tot[7:0];
+            if (i == 9) b = new_proto;
+            if (i == 10) b = hck[15:8];
+            if (i == 11) b = hck[7:0];
+          end else begin
+            if (i == 4) b = c.dir ? c.n[15:8] : 8'((c.out_len - 16'd40) >> 8);
+            if (i == 5) b = c.dir ? c.n[7:0] : 8'(c.out_len - 16'd40);
+            if (i == 6) b = new_proto;
+          end
+        end
+      end else if (ii < c.hdr_len) begin
+        if (!c.sa.ipv6) begin
+          unique case (i)
+            0: b = 8'h45;
+            1: b = tos_in;
+            2: b = c.out_len[15:8];
+            3: b = c.out_len[7:0];
+            4: b = c.sa.ip_id[15:8];
+            5: b = c.sa.ip_id[7:0];
+            6: b = {1'b0, df_in, 6'h0};
+            8: b = 8'd64;
+            9: b = out_proto;
+            10: b = hck[15:8];
+            11: b = hck[7:0];
+            default: begin
+              if (i >= 12 && i < 16) b = c.sa.src[127 - 8 * (i - 12) -: 8];
+              else if (i >= 16 && i < 20) b = c.sa.dst[127 - 8 * (i - 16) -: 8];
+            end
+          endcase
+        end else begin
+          unique case (i)
+            0: b = {4'h6, tos_in[7:4]};
+            1: b = {tos_in[3:0], 4'h0};
+            4: b = 8'((c.out_len - 16'd40) >> 8);
+            5: b = 8'(c.out_len - 16'd40);
+            6: b = out_proto;
+            7: b = 8'd64;
+            default: begin
+              if (i >= 8 && i < 24) b = c.sa.src[127 - 8 * (i - 8) -: 8];
+              else if (i >= 24 && i < 40) b = c.sa.dst[127 - 8 * (i - 24) -: 8];
+            end
+          endcase
+        end
+      end
+      // outbound: UDP header, then ESP header
+      if (!c.dir && ii >= c.hdr_len) begin
+        j = ii - c.hdr_len;
+        if (c.sa.udp && j < 16'd8) begin
+          unique case (j[2:0])
+            3'd0: b = c.sa.sport[15:8];
+            3'd1: b = c.sa.sport[7:0];
+            3'd2: b = c.sa.dport[15:8];
+            3'd3: b = c.sa.dport[7:0];
+            3'd4: b = 8'((c.out_len - c.hdr_len) >> 8);
+            3'd5: b = 8'(c.out_len - c.hdr_len);
+            default: b = 8'h0;
+          endcase
+        end else begin
+          j = ii - c.esp_off;
+          if (j < 16'd4) b = c.sa.spi[31 - 8 * int'(j[1:0]) -: 8];
+          else if (j < 16'd8) b = c.seq64[31 - 8 * int'(j[1:0]) -: 8];
+          else if (j < 16'd16) b = c.seq64[63 - 8 * int'(j[2:0]) -: 8];
+        end
+      end
+      hdr_comb[8 * i +: 8] = b;
+    end
+  end
+
+  // ---- outbound packet checks and sizes (from ibuf + SA) -------------------------------------
+  logic        o_malformed, o_toobig;
+  logic [15:0] o_pay_off, o_n, o_e, o_hdr_len, o_esp_off, o_out_len;
+  logic [7:0]  o_p, o_nh;
+  logic [4:0]  o_k;
+  logic [7:0]  o_v6nh;
+  always_comb begin : outbound_sizes
+    o_v6nh = ib(16'd6);
+    o_malformed = 1'b0;
+    if (p_ver == 4'd4) o_malformed = !p_ok4;
+    else if (p_ver == 4'd6) o_malformed = !p_ok6;
+    else o_malformed = 1'b1;
+    if (c.sa.transport) begin
+      if ((p_ver == 4'd6) != c.sa.ipv6) o_malformed = 1'b1;
+      if (p_ver == 4'd4 && p_frag4) o_malformed = 1'b1;
+      // IPv6 extension headers before ESP (hop-by-hop 0, routing 43, fragment 44): not
+      // supported in transport mode (documented); 44 is a fragment anyway.
+      if (p_ver == 4'd6 && (o_v6nh == 8'd0 || o_v6nh == 8'd43 || o_v6nh == 8'd44))
+        o_malformed = 1'b1;
+    end
+    o_pay_off = c.sa.transport ? ((p_ver == 4'd6) ? 16'd40 : {8'h0, p_hl}) : 16'd0;
+    o_n       = p_iplen - o_pay_off;
+    o_p       = {6'h0, 2'(3'd4 - 3'((o_n + 16'd2) & 16'd3))};
+    o_e       = o_n + {8'h0, o_p} + 16'd2;
+    o_k       = {c.sa.icv_words[2:0], 2'b00};
+    o_hdr_len = c.sa.transport ? o_pay_off : (c.sa.ipv6 ? 16'd40 : 16'd20);
+    o_esp_off = o_hdr_len + (c.sa.udp ? 16'd8 : 16'd0);
+    o_nh      = c.sa.transport ? ((p_ver == 4'd6) ? o_v6nh : ib(16'd9))
+                               : ((p_ver == 4'd6) ? 8'd41 : 8'd4);
+    o_out_len = o_esp_off + 16'd16 + o_e + {11'h0, o_k};
+    o_toobig  = ({16'h0, o_esp_off} + 32'd16 + {16'h0, o_e} + {27'h0, o_k}) > 32'(MaxPacket);
+  end
+
+  // ---- inbound checks on the SA ---------------------------------------------------------------
+  logic        i_match, i_dst_eq, i_port_ok, i_short, i_replay;
+  logic [63:0] i_seq;
+  logic [4:0]  i_k;
+  logic [1023:0] bm_wide;
+  always_comb begin : inbound_checks
+    i_dst_eq  = c.sa.ipv6 ? (c.sa.dst == c.pdst) : (c.sa.dst[127:96] == c.pdst[127:96]);
+    i_match   = (c.sa.state != SaFree) && (c.sa.spi == c.spi) && (c.sa.ipv6 == c.v6) &&
+                i_dst_eq && (c.sa.udp == c.is_udp);
+    i_port_ok = !c.is_udp || (c.dport == 16'd4500) ||
+                (i_match && c.sa.udp && c.sa.dport == c.dport);
+    i_k       = {c.sa.icv_words[2:0], 2'b00};
+    i_short   = {16'h0, c.esp_len} < 32'd18 + {27'h0, i_k};
+    i_seq     = c.sa.esn ? esn_infer(c.sa.seq, c.sa.window, c.seq_lo) : {32'h0, c.seq_lo};
+    bm_wide   = 1024'(c.bm);
+    i_replay  = replay_check(c.sa.seq, c.sa.window, bm_wide, i_seq);
+  end
+
+  // ---- lifetime update (FIN) -----------------------------------------------------------------
+  sa_t         sa_new;
+  logic [ReplayBits-1:0] bm_new;
+  logic        l_soft, l_hard, l_ovf;
+  logic [63:0] l_pkts, l_bytes, l_last;
+  always_comb begin : lifetime_update
+    logic [1023:0] w;
+    logic [63:0] d;
+    d       = '0;
+    sa_new  = c.sa;
+    l_pkts  = c.sa.pkts + 64'd1;
+    l_bytes = c.sa.bytes + {48'h0, c.e};
+    sa_new.pkts  = l_pkts;
+    sa_new.bytes = l_bytes;
+    l_soft = (c.sa.state == SaActive) &&
+             ((c.sa.soft_pkts != 64'h0 && l_pkts >= c.sa.soft_pkts) ||
+              (c.sa.soft_bytes != 64'h0 && l_bytes >= c.sa.soft_bytes));
+    l_hard = (c.sa.hard_pkts != 64'h0 && l_pkts >= c.sa.hard_pkts) ||
+             (c.sa.hard_bytes != 64'h0 && l_bytes >= c.sa.hard_bytes);
+    l_last = c.sa.esn ? 64'hFFFF_FFFF_FFFF_FFFF : 64'h0000_0000_FFFF_FFFF;
+    l_ovf  = !c.dir && (c.seq64 == l_last);
+    if (l_soft) sa_new.state = SaSoft;
+    if (l_hard || l_ovf) sa_new.state = SaHard;
+    if (!c.dir) begin
+      sa_new.seq = c.seq64;
+      if (l_ovf) sa_new.seq_ovf = 1'b1;
+      if (!c.sa.transport && !c.sa.ipv6) sa_new.ip_id = c.sa.ip_id + 16'd1;
+    end
+    // inbound window update (SPEC 1.8)
+    w = bm_wide;
+    if (c.dir && c.sa.window != 16'h0) begin
+      if (c.seq64 > c.sa.seq) begin
+        d = c.seq64 - c.sa.seq;
+        if (d >= {48'h0, c.sa.window}) w = '0;
+        else w = w << d[9:0];
+        w[0] = 1'b1;
+        sa_new.seq = c.seq64;
+      end else begin
+        d = c.sa.seq - c.seq64;
+        if (d < {48'h0, c.sa.window}) w[d[9:0]] = 1'b1;
+      end
+      w = w & window_mask(c.sa.window);
+    end
+    bm_new = w[ReplayBits-1:0];
+  end
+
+  // ---- crypto feed beat -----------------------------------------------------------------------
+  logic [127:0] f_data;
+  logic [15:0]  f_keep;
+  logic         f_last_part, f_tlast;
+  logic [15:0]  f_left;
+  always_comb begin : feed_beat
+    f_data = '0;
+    f_left = (c.fph == 2'd0) ? c.aad_len - c.fpos : c.txt_len - c.fpos;
+    f_keep = (f_left >= 16'd16) ? 16'hFFFF : 16'((17'h1 << f_left[3:0]) - 17'h1);
+    f_last_part = (f_left <= 16'd16);
+    f_tlast = f_last_part && ((c.fph == 2'd1) || (c.txt_len == 16'h0));
+    for (int j = 0; j < 16; j++) begin
+      logic [15:0] v;
+      logic [7:0]  b;
+      logic [15:0] a;
+      v = c.fpos + 16'(j);
+      a = (c.fph == 2'd0) ? c.c_src + v - {11'h0, c.pfx_len} : c.c_src + v;
+      if (c.fph == 2'd0 && v < {11'h0, c.pfx_len}) b = c.pfx[8 * v[4:0] +: 8];
+      else b = c.c_ibuf ? ib(a) : ob(a);
+      if (f_keep[j]) f_data[8 * j +: 8] = b;
+    end
+  end
+
+  // ---- main FSM ---------------------------------------------------------------------------
+  logic [15:0] rd_beats_ok;  // beats to the next 4 KiB boundary
+  logic [8:0]  burst_rd, burst_wr;
+  logic [15:0] rec_size;
+  logic        rec_fits;
+  evt_t        ev;
+  logic [15:0] out_word;
+
+  logic [7:0] to4k_unused;
+  always_comb begin : burst_sizes
+    logic [12:0] to4k_r, to4k_w;
+    to4k_r = 13'h1000 - {1'b0, c.rd_addr[11:0]};
+    to4k_w = 13'h1000 - {1'b0, c.wr_addr[11:0]};
+    burst_rd = 9'd256;
+    if ({7'h0, to4k_r[12:4]} < 16'(burst_rd)) burst_rd = to4k_r[12:4];
+    if (c.rd_left < 16'(burst_rd)) burst_rd = c.rd_left[8:0];
+    burst_wr = 9'd256;
+    if ({7'h0, to4k_w[12:4]} < 16'(burst_wr)) burst_wr = to4k_w[12:4];
+    if (c.wr_left < 16'(burst_wr)) burst_wr = c.wr_left[8:0];
+    rd_beats_ok = '0;
+    to4k_unused = {to4k_r[3:0], to4k_w[3:0]};
+  end
+
+  assign rec_size = 16'd16 + round16(c.res_len);
+  assign rec_fits = ({16'h0, c.out_off} + 48'(rec_size)) <= {16'h0, c.out_size};
+
+  always_comb begin : main_fsm
+    n_c = c;
+    ow_en   = '0;
+    ow_addr = '0;
+    for (int j = 0; j < 16; j++) ow_data[j] = 8'h0;
+    iw_en   = 1'b0;
+    iw_word = c.rd_word;
+    sa_rd_o = 1'b0;
+    sa_dir_o = c.dir;
+    sa_slot_o = c.dir ? 16'(c.spi & SlotMask) : c.rslot;  // SParse overrides (inbound)
+    sa_we_o = 1'b0;
+    drop_inc_o = '0;
+    pkt_inc_o = '0;
+    evt_valid_o = 1'b0;
+    ev = '0;
+    ev.dir = c.dir;
+    ev.slot = c.res_slot;
+    ev.spi = c.sa.spi;
+    ev.pkts = c.sa.pkts;
+    ev.bytes = c.sa.bytes;
+    gcm_cmd_valid_o = 1'b0;
+    gcm_in_tvalid_o = 1'b0;
+    gcm_out_tready_o = 1'b0;
+    gcm_tag_ready_o = 1'b0;
+    m_axi_arvalid_o = 1'b0;
+    m_axi_araddr_o = c.rd_addr;
+    m_axi_arlen_o = 8'h0;
+    m_axi_rready_o = 1'b0;
+    m_axi_awvalid_o = 1'b0;
+    m_axi_wvalid_o = 1'b0;
+    m_axi_bready_o = 1'b0;
+    out_word = c.wr_b - 16'd1;
+    if (start_i) begin
+      n_c.start_pend = 1'b1;
+      n_c.done = 1'b0;  // DONE is cleared by START
+    end
+
+    unique case (c.st)
+      SIdle: begin
+        if (c.start_pend) begin
+          n_c.done = 1'b0;
+          n_c.st = SWaitSa;
+        end
+      end
+      SWaitSa: begin
+        if (!sa_busy_i) begin
+          n_c.start_pend = 1'b0;
+          n_c.rec_idx  = '0;
+          n_c.rec_cnt  = in_count_i;
+          n_c.in_ptr   = in_addr_i;
+          n_c.out_base = out_addr_i;
+          n_c.out_size = out_size_i;
+          n_c.out_off  = '0;
+          n_c.bcode    = 4'd0;
+          n_c.brec     = '0;
+          n_c.st       = SRecAr;
+        end
+      end
+      SRecAr: begin
+        if (c.rec_idx == c.rec_cnt) begin
+          n_c.st = SEnd;
+        end else begin
+          m_axi_arvalid_o = 1'b1;
+          m_axi_araddr_o  = c.in_ptr;
+          if (m_axi_arready_i) n_c.st = SRecR;
+        end
+      end
+      SRecR: begin
+        m_axi_rready_o = 1'b1;
+        if (m_axi_rvalid_i) begin
+          n_c.len    = m_axi_rdata_i[15:0];
+          n_c.rslot  = m_axi_rdata_i[31:16];
+          n_c.dir    = m_axi_rdata_i[32];
+          n_c.cookie = m_axi_rdata_i[95:64];
+          n_c.rd_addr = c.in_ptr + 64'd16;
+          n_c.rd_left = ceil16(m_axi_rdata_i[15:0]);
+          n_c.rd_word = '0;
+          if (m_axi_rresp_i != 2'b00) begin
+            n_c.bcode = 4'd3;
+            n_c.st = SEnd;
+          end else if (m_axi_rdata_i[15:0] == 16'h0 || m_axi_rdata_i[15:0] > MaxPkt ||
+                       m_axi_rdata_i[39:33] != 7'h0) begin
+            n_c.bcode = 4'd2;
+            n_c.st = SEnd;
+          end else begin
+            n_c.st = SDatAr;
+          end
+          n_c.brec = c.rec_idx[15:0];
+        end
+      end
+      SDatAr: begin
+        m_axi_arvalid_o = 1'b1;
+        m_axi_araddr_o  = c.rd_addr;
+        m_axi_arlen_o   = 8'(burst_rd - 9'd1);
+        n_c.rd_blen     = burst_rd;
+        if (m_axi_arready_i) n_c.st = SDatR;
+      end
+      SDatR: begin
+        m_axi_rready_o = 1'b1;
+        if (m_axi_rvalid_i) begin
+          iw_en = 1'b1;
+          n_c.rd_word = c.rd_word + 16'd1;
+          if (m_axi_rresp_i != 2'b00) begin
+            n_c.bcode = 4'd3;
+          end
+          if (m_axi_rlast_i) begin
+            n_c.rd_left = c.rd_left - {7'h0, c.rd_blen};
+            n_c.rd_addr = c.rd_addr + {51'h0, c.rd_blen, 4'h0};
+            if (c.bcode != 4'd0 || m_axi_rresp_i != 2'b00) n_c.st = SEnd;
+            else if (c.rd_left == {7'h0, c.rd_blen}) n_c.st = SParse;
+            else n_c.st = SDatAr;
+          end
+        end
+      end
+      SParse: begin
+        // defaults of a result record
+        n_c.status   = StOk;
+        n_c.res_len  = '0;
+        n_c.res_slot = c.dir ? 16'hFFFF : c.rslot;
+        n_c.res_seq  = '0;
+        n_c.from_ibuf = 1'b0;
+        n_c.accept   = 1'b0;
+        n_c.dummy    = 1'b0;
+        n_c.e        = '0;
+        n_c.v6       = (p_ver == 4'd6);
+        n_c.hl       = (p_ver == 4'd6) ? 8'd40 : p_hl;
+        n_c.ip_len   = p_iplen;
+        n_c.pdst     = (p_ver == 4'd6) ?
+            {ib(16'd24), ib(16'd25), ib(16'd26), ib(16'd27), ib(16'd28), ib(16'd29),
+             ib(16'd30), ib(16'd31), ib(16'd32), ib(16'd33), ib(16'd34), ib(16'd35),
+             ib(16'd36), ib(16'd37), ib(16'd38), ib(16'd39)} :
+            {ib(16'd16), ib(16'd17), ib(16'd18), ib(16'd19), 96'h0};
+        n_c.ecn_out  = (p_ver == 4'd6) ? ibuf[1][5:4] : ibuf[1][1:0];
+        if (!c.dir) begin
+          if ({16'h0, c.rslot} >= 32'(SaSlots)) begin
+            n_c.status   = StNoSa;
+            n_c.res_slot = 16'hFFFF;  // no such slot
+            n_c.st = SFin;
+          end else begin
+            sa_rd_o = 1'b1;
+            n_c.st = SSa;
+          end
+        end else begin : inbound_parse
+          logic        bad;
+          logic [7:0]  proto;
+          logic [15:0] hl16, ulen, upay, eo;
+          bad   = 1'b0;
+          hl16  = (p_ver == 4'd6) ? 16'd40 : {8'h0, p_hl};
+          proto = (p_ver == 4'd6) ? ib(16'd6) : ib(16'd9);
+          if (p_ver == 4'd4) bad = !p_ok4 || !p_ck4 || p_frag4;
+          else if (p_ver == 4'd6) bad = !p_ok6;
+          else bad = 1'b1;
+          ulen = ib16(hl16 + 16'd4);
+          upay = p_iplen - hl16 - 16'd8;
+          n_c.is_udp = (proto == 8'd17);
+          n_c.dport  = ib16(hl16 + 16'd2);
+          eo = (proto == 8'd17) ? hl16 + 16'd8 : hl16;
+          n_c.esp_off = eo;
+          n_c.esp_len = p_iplen - eo;
+          n_c.spi    = {ib(eo), ib(eo + 16'd1), ib(eo + 16'd2), ib(eo + 16'd3)};
+          n_c.seq_lo = {ib(eo + 16'd4), ib(eo + 16'd5), ib(eo + 16'd6), ib(eo + 16'd7)};
+          sa_slot_o  = 16'({ib(eo), ib(eo + 16'd1), ib(eo + 16'd2), ib(eo + 16'd3)} & SlotMask);
+          n_c.st = SFin;
+          if (bad) begin
+            n_c.status = StMalformed;
+          end else if (proto == 8'd50) begin
+            if (p_iplen - hl16 < 16'd8 ||
+                {ib(eo), ib(eo + 16'd1), ib(eo + 16'd2), ib(eo + 16'd3)} == 32'h0) begin
+              n_c.status = StMalformed;
+            end else begin
+              sa_rd_o = 1'b1;
+              n_c.st = SSa;
+            end
+          end else if (proto == 8'd17) begin
+            if (p_iplen - hl16 < 16'd8 || ulen != p_iplen - hl16) begin
+              n_c.status = StMalformed;
+            end else if ((upay == 16'd1 && ib(eo) == 8'hFF) ||
+                         (upay >= 16'd4 && {ib(eo), ib(eo + 16'd1), ib(eo + 16'd2),
+                                            ib(eo + 16'd3)} == 32'h0)) begin
+              n_c.status = StNotEsp;
+            end else if (upay < 16'd8) begin
+              n_c.status = (ib16(hl16 + 16'd2) == 16'd4500) ? StMalformed : StNotEsp;
+            end else begin
+              sa_rd_o = 1'b1;
+              n_c.st = SSa;
+            end
+          end else begin
+            n_c.status = StMalformed;
+          end
+          if (n_c.status == StNotEsp) begin
+            n_c.res_len = c.len;
+            n_c.from_ibuf = 1'b1;
+          end
+          // A UDP datagram with a non-zero checksum is verified first (wrong: malformed).
+          if (!bad && proto == 8'd17 && p_iplen - hl16 >= 16'd8 && ulen == p_iplen - hl16 &&
+              ib16(hl16 + 16'd6) != 16'h0) begin
+            sa_rd_o      = 1'b0;
+            n_c.st_after = n_c.st;
+            n_c.st       = SUcsum;
+            n_c.csum     = '0;
+            n_c.pos      = hl16 & 16'hFFF0;
+          end
+        end
+      end
+      SSa: begin
+        n_c.sa = sa_i;
+        n_c.bm = bm_i;
+        n_c.st = SCheck;
+      end
+      SCheck: begin
+        n_c.st = SFin;
+        if (!c.dir) begin
+          if (c.sa.state == SaFree) n_c.status = StNoSa;
+          else if (c.sa.state == SaHard) n_c.status = StLifetime;
+          else if (o_malformed) n_c.status = StMalformed;
+          else if (o_toobig) n_c.status = StTooBig;
+          else begin
+            n_c.pay_off = o_pay_off;
+            n_c.n       = o_n;
+            n_c.p       = o_p;
+            n_c.e       = o_e;
+            n_c.k       = o_k;
+            n_c.hdr_len = o_hdr_len;
+            n_c.esp_off = o_esp_off;
+            n_c.out_len = o_out_len;
+            n_c.nh      = o_nh;
+            n_c.hl      = o_pay_off[7:0];
+            n_c.seq64   = c.sa.seq + 64'd1;
+            n_c.hdr_end = 8'(o_esp_off + 16'd16);
+            n_c.st      = SHprep;
+          end
+        end else begin
+          if (!i_port_ok) begin
+            n_c.status    = StNotEsp;
+            n_c.res_len   = c.len;
+            n_c.from_ibuf = 1'b1;
+          end else if (!i_match) begin
+            n_c.status = StNoSa;
+          end else begin
+            n_c.res_slot = 16'(c.spi & SlotMask);
+            if (c.sa.state == SaHard) n_c.status = StLifetime;
+            else if (i_short) n_c.status = StMalformed;
+            else if (i_replay) n_c.status = StReplay;
+            else begin
+              n_c.k     = i_k;
+              n_c.e     = c.esp_len - 16'd16 - {11'h0, i_k};
+              n_c.seq64 = i_seq;
+              n_c.dst_off = c.sa.transport ? {8'h0, c.hl} : 16'd0;
+              n_c.hdr_len = {8'h0, c.hl};
+              n_c.hdr_end = c.hl;
+              n_c.pos   = '0;
+              n_c.st    = c.sa.gmac ? SCopy : SCrypt;
+            end
+          end
+        end
+        // crypto setup
+        n_c.cmd_sent = 1'b0;
+        n_c.fpos     = '0;
+        n_c.opos     = '0;
+        n_c.tag_got  = 1'b0;
+        n_c.pos      = '0;
+      end
+      SHprep: begin
+        n_c.hdr = hdr_comb;
+        n_c.pos = '0;
+        n_c.st  = c.dir ? SHdr : SCopy;
+      end
+      SCopy: begin
+        // outbound: payload + padding + pad length + next header at esp_off + 16
+        // inbound GMAC: the clear span to dst_off
+        logic [15:0] total;
+        total = c.e;
+        ow_addr = c.dir ? c.dst_off + c.pos : c.esp_off + 16'd16 + c.pos;
+        for (int j = 0; j < 16; j++) begin
+          logic [15:0] i;
+          i = c.pos + 16'(j);
+          ow_en[j] = (i < total);
+          if (c.dir) ow_data[j] = ib(c.esp_off + 16'd16 + i);
+          else if (i < c.n) ow_data[j] = ib(c.pay_off + i);
+          else if (i < c.n + {8'h0, c.p}) ow_data[j] = 8'(i - c.n + 16'd1);
+          else if (i == c.n + {8'h0, c.p}) ow_data[j] = c.p;
+          else ow_data[j] = c.nh;
+        end
+        n_c.pos = c.pos + 16'd16;
+        if (c.pos + 16'd16 >= total) begin
+          n_c.pos = '0;
+          n_c.st  = c.dir ? SCrypt : SHdr;
+        end
+      end
+      SHdr: begin
+        ow_addr = c.pos;
+        for (int j = 0; j < 16; j++) begin
+          logic [15:0] i;
+          i = c.pos + 16'(j);
+          ow_en[j] = (i < {8'h0, c.hdr_end});
+          ow_data[j] = c.hdr[8 * i[6:0] +: 8];
+        end
+        n_c.pos = c.pos + 16'd16;
+        if (c.pos + 16'd16 >= {8'h0, c.hdr_end}) begin
+          n_c.pos = '0;
+          n_c.st  = c.dir ? SFin : SCrypt;
+          if (c.dir) begin
+            n_c.accept  = 1'b1;
+            n_c.res_seq = c.seq64[31:0];
+          end
+        end
+      end
+      SCrypt: begin
+        gcm_cmd_valid_o = !c.cmd_sent;
+        if (gcm_cmd_ready_i) n_c.cmd_sent = 1'b1;
+        // feed
+        if (c.fph != 2'd2) begin
+          gcm_in_tvalid_o = 1'b1;
+          if (gcm_in_tready_i) begin
+            n_c.fpos = c.fpos + 16'd16;
+            if (f_last_part) begin
+              n_c.fpos = '0;
+              n_c.fph  = (c.fph == 2'd0 && c.txt_len != 16'h0) ? 2'd1 : 2'd2;
+            end
+          end
+        end
+        // text out
+        gcm_out_tready_o = 1'b1;
+        ow_addr = c.c_dst + c.opos;
+        for (int j = 0; j < 16; j++) begin
+          ow_en[j]   = gcm_out_tvalid_i && gcm_out_tkeep_i[j];
+          ow_data[j] = gcm_out_tdata_i[8 * j +: 8];
+        end
+        if (gcm_out_tvalid_i) n_c.opos = c.opos + 16'd16;
+        // tag
+        gcm_tag_ready_o = !c.tag_got;
+        if (gcm_tag_valid_i && !c.tag_got) begin
+          n_c.tag_got = 1'b1;
+          n_c.tag     = gcm_tag_i;
+          n_c.tag_ok  = gcm_tag_ok_i;
+        end
+        if (c.tag_got && c.fph == 2'd2 && c.opos >= c.txt_len) begin
+          n_c.pos = '0;
+          if (!c.dir) n_c.st = STag;
+          else if (!c.tag_ok) begin
+            n_c.status = StAuth;
+            n_c.st = SFin;
+          end else n_c.st = STrail;
+        end
+      end
+      STag: begin
+        ow_addr = c.esp_off + 16'd16 + c.e;
+        for (int j = 0; j < 16; j++) begin
+          ow_en[j]   = (5'(j) < c.k);
+          ow_data[j] = c.tag[8 * j +: 8];
+        end
+        n_c.csum = '0;
+        n_c.pos  = c.hdr_len & 16'hFFF0;
+        if (c.sa.udp && c.sa.ipv6) n_c.st = SCsum;
+        else begin
+          n_c.st      = SFin;
+          n_c.accept  = 1'b1;
+          n_c.res_len = c.out_len;
+          n_c.res_seq = c.seq64[31:0];
+        end
+      end
+      SCsum: begin
+        logic [31:0] s;
+        s = c.csum;
+        for (int m = 0; m < 8; m++) begin
+          logic [15:0] a;
+          logic [7:0] hi, lo;
+          a  = c.pos + 16'(2 * m);
+          hi = (a >= c.hdr_len && a < c.out_len) ? ob(a) : 8'h0;
+          lo = (a + 16'd1 >= c.hdr_len && a + 16'd1 < c.out_len) ? ob(a + 16'd1) : 8'h0;
+          s  = s + {16'h0, hi, lo};
+        end
+        n_c.csum = s;
+        n_c.pos  = c.pos + 16'd16;
+        if (c.pos + 16'd16 >= c.out_len) n_c.st = SCsumW;
+      end
+      SCsumW: begin
+        logic [31:0] s;
+        logic [15:0] ck;
+        s = c.csum + {16'h0, c.out_len - c.hdr_len} + 32'd17;
+        for (int i = 0; i < 8; i++) begin
+          s = s + {16'h0, c.sa.src[127 - 16 * i -: 16]} + {16'h0, c.sa.dst[127 - 16 * i -: 16]};
+        end
+        ck = ~csum_fold(s);
+        if (ck == 16'h0) ck = 16'hFFFF;
+        ow_addr = c.hdr_len + 16'd6;
+        ow_en = 16'h0003;
+        ow_data[0] = ck[15:8];
+        ow_data[1] = ck[7:0];
+        n_c.st      = SFin;
+        n_c.accept  = 1'b1;
+        n_c.res_len = c.out_len;
+        n_c.res_seq = c.seq64[31:0];
+      end
+      STrail: begin
+        n_c.p  = ob(c.dst_off + c.e - 16'd2);
+        n_c.nh = ob(c.dst_off + c.e - 16'd1);
+        n_c.pos = '0;
+        if ({8'h0, ob(c.dst_off + c.e - 16'd2)} + 16'd2 > c.e) begin
+          n_c.status = StMalformed;
+          n_c.st = SFin;
+        end else begin
+          n_c.n  = c.e - 16'd2 - {8'h0, ob(c.dst_off + c.e - 16'd2)};
+          n_c.st = SPadchk;
+        end
+      end
+      SPadchk: begin
+        logic bad;
+        bad = 1'b0;
+        for (int j = 0; j < 16; j++) begin
+          logic [15:0] i;
+          i = c.pos + 16'(j);
+          if (i < {8'h0, c.p} && ob(c.dst_off + c.n + i) != 8'(i + 16'd1)) bad = 1'b1;
+        end
+        n_c.pos = c.pos + 16'd16;
+        if (bad) begin
+          n_c.status = StMalformed;
+          n_c.st = SFin;
+        end else if (c.pos + 16'd16 >= {8'h0, c.p}) begin
+          n_c.st = SInner;
+        end
+      end
+      SInner: begin : inner
+        logic [3:0]  iv;
+        logic [15:0] tot, ihl;
+        logic [1:0]  ie, ne;
+        logic        bad, drop_ce;
+        iv  = obuf[0][7:4];
+        ihl = {10'h0, obuf[0][3:0], 2'b00};
+        tot = {ob(16'd2), ob(16'd3)};
+        ie  = (c.nh == 8'd41) ? obuf[1][5:4] : obuf[1][1:0];
+        drop_ce = (c.ecn_out == 2'b11) && (ie == 2'b00);
+        ne  = ie;
+        if (c.ecn_out == 2'b11) ne = 2'b11;
+        else if (ie == 2'b10 && c.ecn_out == 2'b01) ne = 2'b01;
+        n_c.ecn_new = ne;
+        bad = 1'b0;
+        n_c.st = SFin;
+        if (c.nh == 8'd59) begin
+          n_c.dummy   = 1'b1;
+          n_c.accept  = 1'b1;
+          n_c.res_seq = c.seq64[31:0];
+        end else if (c.sa.transport) begin
+          n_c.st = SHprep;
+          n_c.res_len = {8'h0, c.hl} + c.n;
+        end else begin
+          if (c.nh == 8'd4) begin
+            bad = (c.n < 16'd20) || (iv != 4'd4) || (ihl < 16'd20) || (tot < ihl) ||
+                  (tot > c.n);
+            n_c.res_len = tot;
+          end else if (c.nh == 8'd41) begin
+            bad = (c.n < 16'd40) || (iv != 4'd6) ||
+                  ({16'h0, ob(16'd4), ob(16'd5)} + 32'd40 > {16'h0, c.n});
+            n_c.res_len = {ob(16'd4), ob(16'd5)} + 16'd40;
+          end else begin
+            bad = 1'b1;
+          end
+          if (bad || drop_ce) begin
+            n_c.status  = StMalformed;
+            n_c.res_len = '0;
+          end else begin
+            n_c.accept  = 1'b1;
+            n_c.res_seq = c.seq64[31:0];
+            if (ne != ie) n_c.st = SPatch;
+          end
+        end
+      end
+      SPatch: begin
+        // RFC 6040 decapsulation: inner ECN rewritten; IPv4 checksum updated (RFC 1624 eq. 3)
+        logic [7:0]  t;
+        logic [15:0] hc, m0, m1;
+        logic [31:0] s;
+        ow_addr = 16'h0;
+        if (c.nh == 8'd4) begin
+          t  = {obuf[1][7:2], c.ecn_new};
+          hc = {ob(16'd10), ob(16'd11)};
+          m0 = {ob(16'd0), ob(16'd1)};
+          m1 = {ob(16'd0), t};
+          s  = {16'h0, ~hc} + {16'h0, ~m0} + {16'h0, m1};
+          hc = ~csum_fold(s);
+          ow_en = 16'h0C02;
+          ow_data[1]  = t;
+          ow_data[10] = hc[15:8];
+          ow_data[11] = hc[7:0];
+        end else begin
+          ow_en = 16'h0002;
+          ow_data[1] = {obuf[1][7:6], c.ecn_new, obuf[1][3:0]};
+        end
+        n_c.st = SFin;
+      end
+      SFin: begin
+        if (!rec_fits) begin
+          n_c.bcode = 4'd1;
+          n_c.brec  = c.rec_idx[15:0];
+          n_c.st    = SEnd;
+        end else begin
+          n_c.ev_soft = 1'b0;
+          n_c.ev_hard = 1'b0;
+          n_c.ev_ovf  = 1'b0;
+          if (c.accept) begin
+            sa_we_o    = 1'b1;
+            n_c.sa     = sa_new;
+            n_c.ev_soft = l_soft;
+            n_c.ev_hard = l_hard;
+            n_c.ev_ovf  = l_ovf;
+            if (!c.dummy) pkt_inc_o[c.dir] = 1'b1;
+          end
+          unique case (c.status)
+            StAuth:      drop_inc_o[0] = 1'b1;
+            StReplay:    drop_inc_o[1] = 1'b1;
+            StNoSa:      drop_inc_o[2] = 1'b1;
+            StMalformed: drop_inc_o[3] = 1'b1;
+            StLifetime:  drop_inc_o[4] = 1'b1;
+            default: ;
+          endcase
+          if (c.status != StOk && c.status != StNotEsp) begin
+            n_c.res_len = '0;
+          end
+          n_c.st = SEvt;
+        end
+      end
+      SEvt: begin
+        ev.kind = c.ev_soft ? EvSoft : (c.ev_hard ? EvHard : EvSeqOverflow);
+        if (c.ev_soft || c.ev_hard || c.ev_ovf) evt_valid_o = 1'b1;
+        if (c.ev_soft) n_c.ev_soft = 1'b0;
+        else if (c.ev_hard) n_c.ev_hard = 1'b0;
+        else if (c.ev_ovf) n_c.ev_ovf = 1'b0;
+        else begin
+          n_c.wr_addr = c.out_base + {32'h0, c.out_off};
+          n_c.wr_left = 16'd1 + ceil16(c.res_len);
+          n_c.wr_b    = '0;
+          n_c.st      = SWrAw;
+        end
+      end
+      SWrAw: begin
+        m_axi_awvalid_o = 1'b1;
+        n_c.wr_blen = burst_wr;
+        n_c.wr_bi   = '0;
+        if (m_axi_awready_i) n_c.st = SWrW;
+      end
+      SWrW: begin
+        m_axi_wvalid_o = 1'b1;
+        if (m_axi_wready_i) begin
+          n_c.wr_b  = c.wr_b + 16'd1;
+          n_c.wr_bi = c.wr_bi + 9'd1;
+          if (c.wr_bi + 9'd1 == c.wr_blen) begin
+            n_c.wr_left = c.wr_left - {7'h0, c.wr_blen};
+            n_c.wr_addr = c.wr_addr + {51'h0, c.wr_blen, 4'h0};
+            n_c.st      = SWrB;
+          end
+        end
+      end
+      SWrB: begin
+        m_axi_bready_o = 1'b1;
+        if (m_axi_bvalid_i) begin
+          if (m_axi_bresp_i != 2'b00) begin
+            n_c.bcode = 4'd3;
+            n_c.brec  = c.rec_idx[15:0];
+            n_c.st    = SEnd;
+          end else if (c.wr_left != 16'h0) begin
+            n_c.st = SWrAw;
+          end else begin
+            n_c.rec_idx = c.rec_idx + 32'd1;
+            n_c.out_off = c.out_off + {16'h0, rec_size};
+            n_c.in_ptr  = c.in_ptr + 64'd16 + {48'h0, round16(c.len)};
+            n_c.st      = SRecAr;
+          end
+        end
+      end
+      SUcsum: begin
+        logic [31:0] us;
+        us = c.csum;
+        for (int m = 0; m < 8; m++) begin
+          logic [15:0] a;
+          logic [7:0] hi, lo;
+          a  = c.pos + 16'(2 * m);
+          hi = (a >= {8'h0, c.hl} && a < c.ip_len) ? ib(a) : 8'h0;
+          lo = (a + 16'd1 >= {8'h0, c.hl} && a + 16'd1 < c.ip_len) ? ib(a + 16'd1) : 8'h0;
+          us = us + {16'h0, hi, lo};
+        end
+        n_c.csum = us;
+        n_c.pos  = c.pos + 16'd16;
+        if (c.pos + 16'd16 >= c.ip_len) n_c.st = SUcsumChk;
+      end
+      SUcsumChk: begin
+        logic [31:0] us;
+        us = c.csum + {16'h0, c.ip_len - {8'h0, c.hl}} + 32'd17;
+        if (c.v6) begin
+          for (int i = 0; i < 16; i++) us = us + {16'h0, ib16(16'(8 + 2 * i))};
+        end else begin
+          for (int i = 0; i < 4; i++) us = us + {16'h0, ib16(16'(12 + 2 * i))};
+        end
+        if (csum_fold(us) != 16'hFFFF) begin
+          n_c.status    = StMalformed;
+          n_c.res_len   = '0;
+          n_c.from_ibuf = 1'b0;
+          n_c.st        = SFin;
+        end else begin
+          n_c.st  = c.st_after;
+          sa_rd_o = (c.st_after == SSa);
+        end
+      end
+      SEnd: begin
+        n_c.done = 1'b1;
+        n_c.st   = SIdle;
+      end
+      default: n_c.st = SIdle;
+    endcase
+
+    // crypto command set-up happens when entering SCrypt (from SCheck, SCopy or SHdr)
+    if (c.st != SCrypt && n_c.st == SCrypt) begin
+      n_c.cmd_sent = 1'b0;
+      n_c.fpos     = '0;
+      n_c.opos     = '0;
+      n_c.tag_got  = 1'b0;
+      n_c.pfx      = '0;
+      for (int i = 0; i < 4; i++) begin
+        n_c.pfx[8 * i +: 8] = n_c.sa.spi[31 - 8 * i -: 8];
+      end
+      if (n_c.sa.esn) begin
+        for (int i = 0; i < 4; i++) begin
+          n_c.pfx[32 + 8 * i +: 8] = n_c.seq64[63 - 8 * i -: 8];
+          n_c.pfx[64 + 8 * i +: 8] = n_c.seq64[31 - 8 * i -: 8];
+        end
+      end else begin
+        for (int i = 0; i < 4; i++) n_c.pfx[32 + 8 * i +: 8] = n_c.seq64[31 - 8 * i -: 8];
+      end
+      // nonce = salt || IV; IV = the 64-bit sequence (outbound) or the packet's IV (inbound)
+      for (int i = 0; i < 4; i++) n_c.iv[8 * i +: 8] = n_c.sa.salt[31 - 8 * i -: 8];
+      for (int i = 0; i < 8; i++) begin
+        n_c.iv[32 + 8 * i +: 8] = n_c.dir ? ib(n_c.esp_off + 16'd8 + 16'(i))
+                                           : n_c.seq64[63 - 8 * i -: 8];
+      end
+      n_c.pfx_len = n_c.sa.esn ? 5'd12 : 5'd8;
+      if (n_c.sa.gmac) begin
+        for (int i = 0; i < 8; i++) begin
+          n_c.pfx[8 * (int'(n_c.pfx_len) + i) +: 8] = n_c.iv[32 + 8 * i +: 8];
+        end
+        n_c.pfx_len = n_c.pfx_len + 5'd8;
+      end
+      n_c.aad_len = n_c.sa.gmac ? {11'h0, n_c.pfx_len} + n_c.e : {11'h0, n_c.pfx_len};
+      n_c.txt_len = n_c.sa.gmac ? 16'h0 : n_c.e;
+      n_c.fph     = 2'd0;
+      n_c.c_ibuf  = n_c.dir;
+      n_c.c_src   = n_c.dir ? n_c.esp_off + 16'd16 : n_c.esp_off + 16'd16;
+      n_c.c_dst   = n_c.dir ? n_c.dst_off : n_c.esp_off + 16'd16;
+      n_c.exp_tag = '0;
+      for (int i = 0; i < 16; i++) begin
+        if (5'(i) < n_c.k) n_c.exp_tag[8 * i +: 8] = ib(n_c.esp_off + 16'd16 + n_c.e + 16'(i));
+      end
+    end
+  end
+
+  assign evt_o = ev;
+
+  // gcm command fields
+  assign gcm_cmd_key_o          = c.sa.key;
+  assign gcm_cmd_aes256_o       = c.sa.key256;
+  assign gcm_cmd_iv_o           = c.iv;
+  assign gcm_cmd_hkey_o         = c.sa.hkey;
+  assign gcm_cmd_decrypt_o      = c.dir;
+  assign gcm_cmd_aad_len_o      = c.aad_len;
+  assign gcm_cmd_text_len_o     = c.txt_len;
+  assign gcm_cmd_tag_len_o      = c.k;
+  assign gcm_cmd_expected_tag_o = c.exp_tag;
+  assign gcm_in_tdata_o         = f_data;
+  assign gcm_in_tkeep_o         = f_keep;
+  assign gcm_in_tlast_o         = f_tlast;
+
+  // SA write-back (FIN)
+  assign sa_wdir_o  = c.dir;
+  assign sa_wslot_o = c.res_slot;
+  assign sa_wsa_o   = sa_new;
+  assign sa_wbm_o   = bm_new;
+
+  // AXI write channel
+  always_comb begin : axi_write
+    logic [15:0] a;
+    a = '0;
+    m_axi_awaddr_o = c.wr_addr;
+    m_axi_awlen_o  = 8'(burst_wr - 9'd1);
+    m_axi_wstrb_o  = 16'hFFFF;
+    m_axi_wlast_o  = (c.wr_bi + 9'd1 == c.wr_blen);
+    m_axi_wdata_o  = '0;
+    if (c.wr_b == 16'h0) begin
+      m_axi_wdata_o = {c.res_seq, c.cookie, 16'h0, c.status, 7'h0, c.dir, c.res_slot, c.res_len};
+    end else begin
+      for (int j = 0; j < 16; j++) begin
+        a = {out_word[11:0], 4'h0} + 16'(j);
+        if (a < c.res_len) m_axi_wdata_o[8 * j +: 8] = c.from_ibuf ? ib(a) : ob(a);
+      end
+    end
+  end
+
+  assign done_o = c.done;
+  assign idle_o = (c.st == SIdle) && !c.start_pend;
+  assign busy_o = (c.st != SIdle) && (c.st != SWaitSa);
+  assign out_count_o = c.rec_idx;
+  assign out_bytes_o = c.out_off;
+  assign batch_status_o = {c.brec, 12'h0, c.bcode};
+
+  always_ff @(posedge clk_i) begin : ctx_reg
+    if (rst_i) begin
+      c <= '0;
+    end else begin
+      c <= n_c;
+    end
+  end
+
+  logic unused;
+  assign unused = ^{rd_beats_ok, gcm_out_tlast_i, c.ip_len, c.pay_off, iw_word[15:12],
+                   out_word[15:12], to4k_unused};
+
+endmodule
