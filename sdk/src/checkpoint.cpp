@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cmath>
@@ -137,8 +138,10 @@ Result<std::vector<T>> GetUintArray(const Json& obj, const std::string& key,
   out.reserve(v->size());
   for (const Json& item : *v) {
     if (!item.is_number_unsigned() || item.get<std::uint64_t>() > std::numeric_limits<T>::max()) {
-      return MakeError(Errc::kParse, where + ": \"" + key + "\" holds a value that is not a " +
-                                         std::to_string(8 * sizeof(T)) + "-bit unsigned integer");
+      std::string message = where;
+      message += ": \"" + key + "\" holds a value that is not a ";
+      message += std::to_string(8 * sizeof(T)) + "-bit unsigned integer";
+      return MakeError(Errc::kParse, std::move(message));
     }
     out.push_back(static_cast<T>(item.get<std::uint64_t>()));
   }
@@ -261,10 +264,9 @@ Status ValidateCheckpoint(const Checkpoint& checkpoint) {
     }
   }
   const auto in_a_range = [&](std::uint32_t spi) {
-    for (const SpiRange& r : checkpoint.spis.ranges) {
-      if (spi >= r.first && spi <= r.last) return true;
-    }
-    return false;
+    return std::ranges::any_of(checkpoint.spis.ranges, [spi](const SpiRange& r) {
+      return spi >= r.first && spi <= r.last;
+    });
   };
   for (const auto* list : {&checkpoint.spis.allocated, &checkpoint.spis.retired}) {
     for (const std::uint32_t spi : *list) {
@@ -385,7 +387,8 @@ Status FileCheckpointStore::Save(const Checkpoint& checkpoint) {
   };
   if (Status s = inject(WriteStep::kWrite); !s) {
     // Simulate a torn write: half of the bytes reach the temp file.
-    (void)WriteAll(fd.get(), std::string_view(text).substr(0, text.size() / 2));
+    const std::string_view all = text;
+    if (!WriteAll(fd.get(), all.substr(0, all.size() / 2))) return fail(s);
     return fail(s);
   }
   if (!WriteAll(fd.get(), text)) return fail(Errno("write " + temp.filename().string(), path_));

@@ -13,7 +13,7 @@ Result<SaDirection> ParseSaDirection(std::string_view text) {
   if (text == "in") return SaDirection::kInbound;
   if (text == "out") return SaDirection::kOutbound;
   return MakeError(Errc::kParse,
-                   "direction: expected \"in\" or \"out\", got \"" + std::string(text) + "\"");
+                   R"(direction: expected "in" or "out", got ")" + std::string(text) + "\"");
 }
 
 std::string_view ToString(ExchangeRole role) {

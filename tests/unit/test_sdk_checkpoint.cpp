@@ -315,13 +315,15 @@ TEST(Checkpoint, MemoryStore) {
 // ---- jump-ahead ----
 
 SaCheckpoint Outbound(std::uint64_t seq, bool esn) {
-  SaCheckpoint sa;
-  sa.name = "x";
-  sa.spi = 0x1000;
-  sa.direction = SaDirection::kOutbound;
-  sa.esn = esn;
-  sa.outbound_seq = seq;
-  return sa;
+  // Designated initialisers: g++ 12 -O3 flags `name = "x"` with a false -Wrestrict.
+  return SaCheckpoint{.name = std::string("outbound-sa"),
+                      .spi = 0x1000,
+                      .direction = SaDirection::kOutbound,
+                      .esn = esn,
+                      .outbound_seq = seq,
+                      .replay_right_edge = 0,
+                      .replay_window = 0,
+                      .replay_bitmap = {}};
 }
 
 TEST(JumpAhead, Arithmetic32) {

@@ -71,6 +71,10 @@ class CryptoRng final : public Rng {
   static Status CheckAvailable();
   CryptoRng() = default;
   ~CryptoRng() override;
+  CryptoRng(const CryptoRng&) = delete;
+  CryptoRng& operator=(const CryptoRng&) = delete;
+  CryptoRng(CryptoRng&&) = delete;
+  CryptoRng& operator=(CryptoRng&&) = delete;
   std::uint64_t NextU64() override;
 
  private:
