@@ -16,7 +16,7 @@ namespace espo::driver {
 
 struct ModelOptions {
   std::uint32_t sa_slots = 1024;    // per direction, a power of two
-  std::uint32_t event_depth = 256;  // event FIFO entries
+  std::uint32_t event_depth = 64;   // event FIFO entries (the RTL default EventDepth)
   std::uint32_t max_packet = 9600;  // bytes, CAP_LIMITS.MAX_PACKET
 };
 
