@@ -70,7 +70,7 @@ std::string Metadata(const Variant& v) {
          k + R"(" language="ip" vlnv="espo.dev:kernel:)" + k +
          R"(:1.0" attributes="" preferredWorkGroupSizeMultiple="0" workGroupSize="1" debug="false" interrupt="false" hwControlProtocol=")" +
          std::string(v.protocol) + R"(">
-          <port name="m_axi_gmem" mode="master" range="0xFFFFFFFFFFFFFFFF" dataWidth="512" portType="addressable" base="0x0"/>
+          <port name="m_axi_gmem" mode="master" range="0xFFFFFFFFFFFFFFFF" dataWidth="128" portType="addressable" base="0x0"/>
           <port name="s_axi_control" mode="slave" range="0x1000" dataWidth="32" portType="addressable" base="0x0"/>
           <arg name="in_buf" addressQualifier="1" id="0" port="m_axi_gmem" size="0x8" offset="0x050" hostOffset="0x0" hostSize="0x8" type="void*"/>
           <arg name="in_count" addressQualifier="0" id="1" port="s_axi_control" size="0x4" offset="0x058" hostOffset="0x0" hostSize="0x4" type="uint"/>
@@ -95,8 +95,8 @@ void Append(std::vector<std::uint8_t>& out, const T& value) {
 }
 
 // Copies `text` into a fixed, NUL-terminated field.
-template <class Char, std::size_t kN>
-void SetName(std::span<Char, kN> field, std::string_view text) {
+template <class Char, std::size_t Extent>
+void SetName(std::span<Char, Extent> field, std::string_view text) {
   std::memset(field.data(), 0, field.size());
   std::memcpy(field.data(), text.data(), std::min(text.size(), field.size() - 1));
 }
@@ -115,8 +115,10 @@ std::vector<std::uint8_t> MemTopology() {
     mem_data bank{};
     bank.m_type = MEM_DDR4;
     bank.m_used = 1;
+    // NOLINTBEGIN(cppcoreguidelines-pro-type-union-access): xclbin.h's C layout
     bank.m_size = kBankKb;
     bank.m_base_address = kBankBase + i * kBankKb * 1024;
+    // NOLINTEND(cppcoreguidelines-pro-type-union-access)
     SetName(std::span(bank.m_tag), i == 0 ? "bank0" : "bank1");
     Append(out, bank);
   }
@@ -130,6 +132,7 @@ std::vector<std::uint8_t> IpLayout(const Variant& v) {
   ip_data ip{};
   ip.m_type = IP_KERNEL;
   // No interrupt; the control protocol in bits 15:8.
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-union-access): xclbin.h's C layout
   ip.properties = static_cast<std::uint32_t>(v.control) << IP_CONTROL_SHIFT;
   ip.m_base_address = kCuBase;
   SetName(std::span(ip.m_name), std::string(v.kernel) + ":" + std::string(v.kernel) + "_1");
@@ -187,6 +190,7 @@ std::vector<std::uint8_t> Build(const Variant& v) {
   // Fixed uuid (reproducible builds), one per variant.
   const std::array<std::uint8_t, 16> uuid = {0xe5, 0x90, 0x0c, 0x1b, 0x7e, 0x57, 0x4a, 0x11,
                                              0x9d, 0x0e, 0x5e, 0x50, 0x00, 0x00, 0x00, v.uuid_tag};
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-union-access): xclbin.h's C layout
   std::memcpy(std::data(top.m_header.uuid), uuid.data(), uuid.size());
   top.m_header.m_numSections = static_cast<std::uint32_t>(sections.size());
   std::memcpy(file.data(), &top, offsetof(axlf, m_sections));

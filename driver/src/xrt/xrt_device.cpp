@@ -315,7 +315,7 @@ Result<std::unique_ptr<Device>> OpenXrtDevice(const std::string& xclbin_path, st
   impl->bank = *bank;
 
   ESPO_ASSIGN_OR_RETURN(impl->uuid, XrtCall([&] { return impl->device.load_xclbin(xclbin); },
-                                            [&] { return load_what; }));
+                                            [&] { return who + ": load xclbin " + xclbin_path; }));
   ESPO_ASSIGN_OR_RETURN(impl->ip,
                         XrtCall([&] { return xrt::ip(impl->device, impl->uuid, impl->cu_name); },
                                 [&] { return who + ": open " + impl->cu_name + " registers"; }));
