@@ -446,8 +446,9 @@ module esp_engine
     i_dst_eq  = c.sa.ipv6 ? (c.sa.dst == c.pdst) : (c.sa.dst[127:96] == c.pdst[127:96]);
     i_match   = (c.sa.state != SaFree) && (c.sa.spi == c.spi) && (c.sa.ipv6 == c.v6) &&
                 i_dst_eq && (c.sa.udp == c.is_udp);
-    i_port_ok = !c.is_udp || (c.dport == 16'd4500) ||
-                (i_match && c.sa.udp && c.sa.dport == c.dport);
+    // ESP-in-UDP is recognised on port 4500 only (docs/ENGINE_SEMANTICS.md); other UDP goes to
+    // software as NOT_ESP, as in the model.
+    i_port_ok = !c.is_udp || (c.dport == 16'd4500);
     i_k       = {c.sa.icv_words[2:0], 2'b00};
     i_short   = {16'h0, c.esp_len} < 32'd18 + {27'h0, i_k};
     i_seq     = c.sa.esn ? esn_infer(c.sa.seq, c.sa.window, c.seq_lo) : {32'h0, c.seq_lo};

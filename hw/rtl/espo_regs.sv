@@ -99,6 +99,16 @@ module espo_regs
     return (a >= ESPO_STAGE_KEY_OFFSET) && (a < ESPO_STAGE_KEY_OFFSET + 12'h20);
   endfunction
 
+  // Every SA commit, applied or refused, wipes the staged key and salt when it completes
+  // (SA_COMMIT_STATUS.BUSY falls), so no key material lingers in the staging window
+  // (docs/ENGINE_SEMANTICS.md). A held commit keeps them until it has run.
+  logic commit_busy_q, stage_wipe;
+  always_ff @(posedge clk_i) begin : commit_busy_reg
+    if (rst_i) commit_busy_q <= 1'b0;
+    else commit_busy_q <= commit_busy_i;
+  end
+  assign stage_wipe = commit_busy_q && !commit_busy_i;
+
   always_ff @(posedge clk_i) begin : regs_write
     if (rst_i) begin
       in_lo_q  <= '0;
@@ -109,41 +119,47 @@ module espo_regs
       out_sz_q <= '0;
       sel_q    <= '0;
       st_q     <= '0;
-    end else if (wr_i) begin
-      unique case (wr_addr_i)
-        ESPO_IN_ADDR_LO_OFFSET:        in_lo_q <= wr_data_i;
-        ESPO_IN_ADDR_HI_OFFSET:        in_hi_q <= wr_data_i;
-        ESPO_IN_COUNT_OFFSET:          in_cnt_q <= wr_data_i;
-        ESPO_OUT_ADDR_LO_OFFSET:       out_lo_q <= wr_data_i;
-        ESPO_OUT_ADDR_HI_OFFSET:       out_hi_q <= wr_data_i;
-        ESPO_OUT_SIZE_OFFSET:          out_sz_q <= wr_data_i;
-        ESPO_SA_READ_SEL_OFFSET:       sel_q <= wr_data_i;
-        ESPO_STAGE_SPI_OFFSET:         st_q.spi <= wr_data_i;
-        ESPO_STAGE_FLAGS_OFFSET:       st_q.flags <= wr_data_i;
-        ESPO_STAGE_REPLAY_WINDOW_OFFSET: st_q.window <= wr_data_i;
-        ESPO_STAGE_SALT_OFFSET:        st_q.salt <= wr_data_i;
-        ESPO_STAGE_SEQ_LO_OFFSET:      st_q.seq[31:0] <= wr_data_i;
-        ESPO_STAGE_SEQ_HI_OFFSET:      st_q.seq[63:32] <= wr_data_i;
-        ESPO_STAGE_UDP_PORTS_OFFSET:   st_q.ports <= wr_data_i;
-        default: begin
-          if (is_key_addr(wr_addr_i)) begin
-            // KEYi holds key bytes 4i..4i+3 big-endian; st_q.key is wire order (byte 0 = [7:0])
-            for (int j = 0; j < 4; j++) begin
-              st_q.key[32 * int'(wr_addr_i[4:2]) + 8 * j +: 8] <= wr_data_i[31 - 8 * j -: 8];
+    end else begin
+      if (wr_i) begin
+        unique case (wr_addr_i)
+          ESPO_IN_ADDR_LO_OFFSET:        in_lo_q <= wr_data_i;
+          ESPO_IN_ADDR_HI_OFFSET:        in_hi_q <= wr_data_i;
+          ESPO_IN_COUNT_OFFSET:          in_cnt_q <= wr_data_i;
+          ESPO_OUT_ADDR_LO_OFFSET:       out_lo_q <= wr_data_i;
+          ESPO_OUT_ADDR_HI_OFFSET:       out_hi_q <= wr_data_i;
+          ESPO_OUT_SIZE_OFFSET:          out_sz_q <= wr_data_i;
+          ESPO_SA_READ_SEL_OFFSET:       sel_q <= wr_data_i;
+          ESPO_STAGE_SPI_OFFSET:         st_q.spi <= wr_data_i;
+          ESPO_STAGE_FLAGS_OFFSET:       st_q.flags <= wr_data_i;
+          ESPO_STAGE_REPLAY_WINDOW_OFFSET: st_q.window <= wr_data_i;
+          ESPO_STAGE_SALT_OFFSET:        st_q.salt <= wr_data_i;
+          ESPO_STAGE_SEQ_LO_OFFSET:      st_q.seq[31:0] <= wr_data_i;
+          ESPO_STAGE_SEQ_HI_OFFSET:      st_q.seq[63:32] <= wr_data_i;
+          ESPO_STAGE_UDP_PORTS_OFFSET:   st_q.ports <= wr_data_i;
+          default: begin
+            if (is_key_addr(wr_addr_i)) begin
+              // KEYi holds key bytes 4i..4i+3 big-endian; st_q.key is wire order (byte 0 = [7:0])
+              for (int j = 0; j < 4; j++) begin
+                st_q.key[32 * int'(wr_addr_i[4:2]) + 8 * j +: 8] <= wr_data_i[31 - 8 * j -: 8];
+              end
+            end
+            if (wr_addr_i >= ESPO_STAGE_SRC_OFFSET && wr_addr_i < ESPO_STAGE_SRC_OFFSET + 12'h10) begin
+              st_q.src[127 - 32 * int'(wr_addr_i[3:2]) -: 32] <= wr_data_i;
+            end
+            if (wr_addr_i >= ESPO_STAGE_DST_OFFSET && wr_addr_i < ESPO_STAGE_DST_OFFSET + 12'h10) begin
+              st_q.dst[127 - 32 * int'(wr_addr_i[3:2]) -: 32] <= wr_data_i;
+            end
+            if (wr_addr_i >= ESPO_STAGE_LIMIT_OFFSET &&
+                wr_addr_i < ESPO_STAGE_LIMIT_OFFSET + 12'h20) begin
+              st_q.limits[32 * int'(lim_widx) +: 32] <= wr_data_i;
             end
           end
-          if (wr_addr_i >= ESPO_STAGE_SRC_OFFSET && wr_addr_i < ESPO_STAGE_SRC_OFFSET + 12'h10) begin
-            st_q.src[127 - 32 * int'(wr_addr_i[3:2]) -: 32] <= wr_data_i;
-          end
-          if (wr_addr_i >= ESPO_STAGE_DST_OFFSET && wr_addr_i < ESPO_STAGE_DST_OFFSET + 12'h10) begin
-            st_q.dst[127 - 32 * int'(wr_addr_i[3:2]) -: 32] <= wr_data_i;
-          end
-          if (wr_addr_i >= ESPO_STAGE_LIMIT_OFFSET &&
-              wr_addr_i < ESPO_STAGE_LIMIT_OFFSET + 12'h20) begin
-            st_q.limits[32 * int'(lim_widx) +: 32] <= wr_data_i;
-          end
-        end
-      endcase
+        endcase
+      end
+      if (stage_wipe) begin
+        st_q.key  <= '0;
+        st_q.salt <= '0;
+      end
     end
   end
 

@@ -17,6 +17,7 @@
 #include "test_seed.hpp"
 
 #include "espo/driver/engine.hpp"
+#include "espo/driver/esp.hpp"
 
 namespace espo::driver {
 namespace {
@@ -166,6 +167,50 @@ TEST(CosimTest, ModelAndRtlAgreeOnRandomWorkload) {
             << " events compared; drops auth " << mc->drop_auth << " replay " << mc->drop_replay
             << " no_sa " << mc->drop_no_sa << " malformed " << mc->drop_malformed << " lifetime "
             << mc->drop_lifetime << "\n";
+}
+
+}  // namespace
+}  // namespace espo::driver
+
+namespace espo::driver {
+namespace {
+
+// Every SA_COMMIT wipes the staged key and salt (docs/ENGINE_SEMANTICS.md): a second INSTALL
+// that does not re-stage the key gets an all-zero key, on the model and on the RTL alike.
+TEST(CosimTest, StagedKeyIsWipedByEveryCommit) {
+  for (const DeviceKind kind : {DeviceKind::kModel, DeviceKind::kSim}) {
+    SCOPED_TRACE(std::string(ToString(kind)));
+    auto engine = Open(kind);
+    ASSERT_TRUE(engine);
+    SaConfig sa;
+    sa.spi = 0x1234;
+    sa.src = *IpAddress::Parse("192.0.2.1");
+    sa.dst = *IpAddress::Parse("198.51.100.7");
+    Bytes key(20, 0x5A);
+    sa.key = std::move(*KeyMaterial::FromBytes(key));
+    ASSERT_TRUE(engine->Install(1, sa).has_value());
+    // Commit slot 2 straight from the staging window, without writing the key again.
+    Device& d = engine->device();
+    ASSERT_TRUE(d.WriteReg(0x100, (1U << 16U) | 2U).has_value());  // SA_COMMIT INSTALL out 2
+    std::uint32_t status = 1;
+    for (int i = 0; i < 1000 && (status & 1U) != 0; ++i) status = *d.ReadReg(0x104);  // BUSY
+    ASSERT_EQ(status, 0U) << "commit did not complete with OK";
+    auto slot = engine->ReadSlot(Direction::kOut, 2);
+    ASSERT_TRUE(slot.has_value());
+    ASSERT_EQ(slot->state, SlotState::kActive);
+    Bytes inner = {0x45, 0, 0,  28, 0, 0, 0x40, 0, 64, 17, 0, 0, 10, 0,
+                   0,    1, 10, 0,  0, 2, 0,    1, 0,  2,  0, 8, 0,  0};
+    std::vector<PacketIn> batch = {PacketIn{Direction::kOut, 2, 7, inner}};
+    auto out = engine->Process(batch);
+    ASSERT_TRUE(out.has_value() && out->size() == 1);
+    ASSERT_EQ((*out)[0].status, PacketStatus::kOk);
+    SaConfig zero = sa.Clone();
+    zero.dir = Direction::kIn;
+    zero.key = std::move(*KeyMaterial::FromBytes(Bytes(20, 0)));
+    auto window = ReplayWindow::Create(64, false, 0);
+    auto dec = EspDecapsulate(zero, *window, (*out)[0].data);
+    EXPECT_TRUE(dec.accepted()) << "slot 2 did not get an all-zero key: " << dec.detail;
+  }
 }
 
 }  // namespace
