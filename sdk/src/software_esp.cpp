@@ -110,12 +110,15 @@ Result<SoftwareTxResult> SoftwareEsp::Encapsulate(SoftwareSaKey key, ByteSpan in
   }
   if (e.state.hard_expired) return SoftwareTxResult{PacketStatus::kLifetime, 0, {}};
   const std::uint64_t seq = e.state.seq + 1;
-  auto packet = driver::EspEncapsulate(e.sa, seq, inner_ip_packet);
+  driver::OutboundOptions opt;
+  opt.ipv4_id = e.state.ipv4_id;
+  auto packet = driver::EspEncapsulate(e.sa, seq, inner_ip_packet, opt);
   if (!packet) {
     if (packet.error().code == Errc::kParse) return SoftwareTxResult{PacketStatus::kMalformed, 0, {}};
     return MakeError(packet.error().code, KeyName(key) + ": " + packet.error().message);
   }
   e.state.seq = seq;  // consumed only when a packet was produced
+  if (e.sa.mode == driver::Mode::kTunnel && !e.sa.dst.v6) ++e.state.ipv4_id;
   // Counted bytes (SPEC 12.3): payload + padding + 2 = the ESP packet minus header, IV and ICV.
   std::uint64_t counted = driver::EspCountedBytes(inner_ip_packet.size());
   if (auto info = driver::ParseEspPacket(*packet); info && info->kind == driver::PacketKind::kEsp) {

@@ -54,6 +54,7 @@ struct SoftwareSaState {
   bool soft_expired = false;
   bool hard_expired = false;
   bool seq_overflow = false;
+  std::uint16_t ipv4_id = 0;  // next outer IPv4 Identification (per SA, from 0, as a slot)
 };
 
 class SoftwareEsp {

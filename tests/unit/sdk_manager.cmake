@@ -1,0 +1,5 @@
+# SDK SA management: SaManager, SoftwareEsp, RekeyScheduler, LoopbackIke, SA groups (over
+# Engine + ModelDevice with small tables, FakeClock, seeded Rngs).
+espo_gtest(sdk_manager_test LABEL unit TIMEOUT 120
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_sdk_manager.cpp
+  LIBS espo_sdk)
