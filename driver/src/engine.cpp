@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <array>
+#include <functional>
 #include <string>
 
 #include "espo/regmap/espo_regs.hpp"
@@ -36,6 +37,12 @@ std::string CommitCodeText(std::uint32_t code) {
 }
 
 std::uint32_t Lo(std::uint64_t v) { return static_cast<std::uint32_t>(v); }
+
+std::string SpiHex(std::uint32_t spi) {
+  return "0x" + ToHex(std::array<std::uint8_t, 4>{
+                    static_cast<std::uint8_t>(spi >> 24U), static_cast<std::uint8_t>(spi >> 16U),
+                    static_cast<std::uint8_t>(spi >> 8U), static_cast<std::uint8_t>(spi)});
+}
 std::uint32_t Hi(std::uint64_t v) { return static_cast<std::uint32_t>(v >> 32U); }
 
 }  // namespace
@@ -163,7 +170,7 @@ Status Engine::ReadCapabilities() {
 }
 
 Status Engine::Commit(Direction dir, std::uint32_t slot, std::uint32_t op,
-                      const std::string& what) {
+                      const std::function<std::string()>& what) {
   std::uint32_t cmd = rm::kSaCommitSlot.Set(0, slot);
   cmd = rm::kSaCommitOp.Set(cmd, op);
   cmd = rm::kSaCommitDir.Set(cmd, dir == Direction::kIn ? 1U : 0U);
@@ -174,7 +181,7 @@ Status Engine::Commit(Direction dir, std::uint32_t slot, std::uint32_t op,
     if (rm::kSaCommitStatusBusy.Get(status) == 0) break;
   }
   if (rm::kSaCommitStatusBusy.Get(status) != 0) {
-    return MakeError(Errc::kDevice, what + " " + SlotName(dir, slot) + ": commit stayed busy");
+    return MakeError(Errc::kDevice, what() + " " + SlotName(dir, slot) + ": commit stayed busy");
   }
   const std::uint32_t code = rm::kSaCommitStatusCode.Get(status);
   if (code != 0) {
@@ -182,7 +189,7 @@ Status Engine::Commit(Direction dir, std::uint32_t slot, std::uint32_t op,
         code == static_cast<std::uint32_t>(rm::SaCommitStatusCode::kSlotBusy)   ? Errc::kExists
         : code == static_cast<std::uint32_t>(rm::SaCommitStatusCode::kSlotFree) ? Errc::kNotFound
                                                                                 : Errc::kDevice;
-    return MakeError(errc, what + " " + SlotName(dir, slot) + ": " + CommitCodeText(code));
+    return MakeError(errc, what() + " " + SlotName(dir, slot) + ": " + CommitCodeText(code));
   }
   return Ok();
 }
@@ -198,40 +205,37 @@ Status Engine::StageLimits(const SaLimits& l) {
 }
 
 Status Engine::Install(std::uint32_t slot, const SaConfig& sa) {
-  const std::string what =
-      "install SPI 0x" + ToHex(std::array<std::uint8_t, 4>{static_cast<std::uint8_t>(sa.spi >> 24U),
-                                                           static_cast<std::uint8_t>(sa.spi >> 16U),
-                                                           static_cast<std::uint8_t>(sa.spi >> 8U),
-                                                           static_cast<std::uint8_t>(sa.spi)});
+  // Built only when an error is reported: Install is on the SDK's hot path.
+  const auto what = [&sa] { return "install SPI " + SpiHex(sa.spi); };
   // Validation ladder before the device is touched (mlx5e_xfrm_validate_state style).
   if (auto valid = Validate(sa); !valid) {
-    return MakeError(valid.error().code, what + ": " + valid.error().message);
+    return MakeError(valid.error().code, what() + ": " + valid.error().message);
   }
   const std::uint32_t slots = sa.dir == Direction::kOut ? caps_.out_slots : caps_.in_slots;
   if (slot >= slots) {
-    return MakeError(Errc::kInvalidArgument, what + ": " + SlotName(sa.dir, slot) +
+    return MakeError(Errc::kInvalidArgument, what() + ": " + SlotName(sa.dir, slot) +
                                                  " out of range (device has " +
                                                  std::to_string(slots) + ")");
   }
   if (sa.dir == Direction::kIn && slot != InboundSlotFor(sa.spi)) {
-    return MakeError(Errc::kInvalidArgument, what + ": inbound SAs live in slot SPI mod " +
+    return MakeError(Errc::kInvalidArgument, what() + ": inbound SAs live in slot SPI mod " +
                                                  std::to_string(caps_.in_slots) + " = " +
                                                  std::to_string(InboundSlotFor(sa.spi)) + ", not " +
                                                  std::to_string(slot));
   }
   const bool key256 = sa.key.key_bytes() == 32;
   if ((key256 && !caps_.aes256) || (!key256 && !caps_.aes128)) {
-    return MakeError(Errc::kUnsupported, what + ": device lacks this AES key size");
+    return MakeError(Errc::kUnsupported, what() + ": device lacks this AES key size");
   }
   if ((sa.alg == Algorithm::kGmac && !caps_.gmac) || (sa.alg == Algorithm::kGcm && !caps_.gcm) ||
       (sa.esn && !caps_.esn) || (sa.encap && !caps_.natt) || (sa.dst.v6 && !caps_.ipv6) ||
       (sa.mode == Mode::kTransport && !caps_.transport) ||
       (sa.mode == Mode::kTunnel && !caps_.tunnel)) {
-    return MakeError(Errc::kUnsupported, what + ": device lacks a feature this SA needs");
+    return MakeError(Errc::kUnsupported, what() + ": device lacks a feature this SA needs");
   }
   if (sa.dir == Direction::kIn && sa.replay_window > caps_.replay_bits) {
     return MakeError(Errc::kUnsupported,
-                     what + ": replay-window " + std::to_string(sa.replay_window) +
+                     what() + ": replay-window " + std::to_string(sa.replay_window) +
                          " exceeds the device's " + std::to_string(caps_.replay_bits));
   }
   Device& d = *device_;
@@ -282,11 +286,13 @@ Status Engine::UpdateLimits(Direction dir, std::uint32_t slot, const SaLimits& l
                      "update limits " + SlotName(dir, slot) + ": soft limit must be below hard");
   }
   ESPO_RETURN_IF_ERROR(StageLimits(limits));
-  return Commit(dir, slot, static_cast<std::uint32_t>(rm::SaCommitOp::kSetLimits), "update limits");
+  return Commit(dir, slot, static_cast<std::uint32_t>(rm::SaCommitOp::kSetLimits),
+                [] { return std::string("update limits"); });
 }
 
 Status Engine::Remove(Direction dir, std::uint32_t slot) {
-  return Commit(dir, slot, static_cast<std::uint32_t>(rm::SaCommitOp::kRemove), "remove");
+  return Commit(dir, slot, static_cast<std::uint32_t>(rm::SaCommitOp::kRemove),
+                [] { return std::string("remove"); });
 }
 
 Result<SlotStatus> Engine::ReadSlot(Direction dir, std::uint32_t slot) {

@@ -24,6 +24,7 @@ namespace rm = ::espo::regmap;
 
 constexpr std::uint64_t kBufferBase = 0x1000'0000ULL;
 constexpr std::uint64_t kBufferAlign = 4096;
+constexpr std::size_t kRegWords = 4096 / 4;
 
 bool IsPowerOfTwo(std::uint32_t v) { return v != 0 && (v & (v - 1)) == 0; }
 
@@ -140,7 +141,8 @@ class ModelDevice final : public Device {
   bool BusWrite(std::uint64_t address, ByteSpan data);
 
   ModelState state_;
-  std::map<std::uint32_t, std::uint32_t> rw_;  // plain read/write registers by offset
+  // Plain read/write registers by offset / 4 (the AXI-Lite window is 4 KiB).
+  std::array<std::uint32_t, kRegWords> rw_{};
   std::array<std::uint32_t, 8> stage_key_{};
   std::uint32_t stage_salt_ = 0;
   std::uint32_t commit_status_ = 0;
@@ -237,8 +239,7 @@ Result<std::uint32_t> ModelDevice::ReadReg(std::uint32_t offset) {
     return words[(offset - rm::kEvtDataOffset) / 4];
   }
   if (IsReadWrite(offset)) {
-    auto it = rw_.find(offset);
-    return it == rw_.end() ? 0U : it->second;
+    return rw_[offset / 4];
   }
   return MakeError(Errc::kDevice, "model: no register at offset " + Hex32(offset));
 }
@@ -257,7 +258,7 @@ Status ModelDevice::WriteReg(std::uint32_t offset, std::uint32_t value) {
       Commit(value);
       return Ok();
     case rm::kSaReadSelOffset:
-      rw_[offset] = value;
+      rw_[offset / 4] = value;
       LatchReadPort(value);
       return Ok();
     case rm::kEvtPopOffset:
@@ -270,7 +271,7 @@ Status ModelDevice::WriteReg(std::uint32_t offset, std::uint32_t value) {
       break;
   }
   if (IsReadWrite(offset)) {
-    rw_[offset] = value;
+    rw_[offset / 4] = value;
     return Ok();
   }
   return MakeError(Errc::kDevice,
@@ -278,10 +279,7 @@ Status ModelDevice::WriteReg(std::uint32_t offset, std::uint32_t value) {
 }
 
 Result<SaConfig> ModelDevice::StagedSa(Direction dir) const {
-  auto reg = [this](std::uint32_t off) {
-    auto it = rw_.find(off);
-    return it == rw_.end() ? 0U : it->second;
-  };
+  auto reg = [this](std::uint32_t off) { return off / 4 < rw_.size() ? rw_[off / 4] : 0U; };
   SaConfig sa;
   sa.dir = dir;
   sa.spi = reg(rm::kStageSpiOffset);
@@ -396,10 +394,7 @@ bool ModelDevice::BusWrite(std::uint64_t address, ByteSpan data) {
 }
 
 void ModelDevice::RunBatchNow() {
-  auto reg = [this](std::uint32_t off) {
-    auto it = rw_.find(off);
-    return it == rw_.end() ? 0U : it->second;
-  };
+  auto reg = [this](std::uint32_t off) { return off / 4 < rw_.size() ? rw_[off / 4] : 0U; };
   const std::uint64_t in_addr =
       (static_cast<std::uint64_t>(reg(rm::kInAddrHiOffset)) << 32U) | reg(rm::kInAddrLoOffset);
   const std::uint64_t out_addr =

@@ -6,7 +6,9 @@
 // Not thread-safe: one owner (the daemon serialises access).
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -125,7 +127,8 @@ class Engine {
  private:
   explicit Engine(std::unique_ptr<Device> device) : device_(std::move(device)) {}
   Status ReadCapabilities();
-  Status Commit(Direction dir, std::uint32_t slot, std::uint32_t op, const std::string& what);
+  Status Commit(Direction dir, std::uint32_t slot, std::uint32_t op,
+                const std::function<std::string()>& what);
   Status StageLimits(const SaLimits& limits);
   Status EnsureBuffers(std::size_t in_bytes, std::size_t out_bytes);
   Result<std::size_t> RunOneBatch(std::span<const PacketIn> packets,
