@@ -5,24 +5,34 @@
 // (outbound ESP encapsulation / inbound decapsulation, SPEC 1.6, 1.7, 4, 5.1) with gcm_core, and
 // writes one result record per input record.
 //
-// Structure: one control FSM over two byte-addressed packet buffers, `ibuf` (the input packet,
-// filled 16 bytes per AXI beat) and `obuf` (the result being built). Every pass moves up to 16
-// bytes per cycle at any byte offset:
-//   RD    AXI read of the record header, then the packet (bursts split at 4 KiB)
-//   PARSE outer headers of ibuf (combinational), SA read (1 cycle), CHECK (lookup, limits,
-//         replay pre-check, lengths)
-//   COPY  ibuf -> obuf (outbound: payload + padding + trailer; inbound GMAC: the clear span)
-//   HDR   header image -> obuf (outbound: outer IP [+UDP] + ESP header, or the patched IP header
-//         in transport mode; inbound transport: the rebuilt IP header)
-//   CRYPT gcm_core: AAD beats (a prefix register SPI [|| seq_hi] || seq_lo [|| IV] followed by
-//         buffer bytes for GMAC), text beats from ibuf/obuf, text out into obuf, then the tag
-//   TAG / CSUM / TRAIL / PADCHK / INNER / PATCH: ICV append, IPv6 UDP checksum, trailer and pad
-//         checks, inner header checks and the RFC 6040 ECN fix
-//   FIN   OUT_FULL check, then the only state changes of the packet: SA write-back (sequence,
-//         window, counters, lifetime state), drop / packet counters, events (EVT, one per cycle)
-//   WR    AXI write of the result record (header beat + data beats, bytes past the data zero)
-// No byte of an inbound packet is written to host memory before its ICV verified and all
-// trailer checks passed; drops write a 16-byte record with length 0.
+// Structure: four units over Slots (4) packet entries, each a pair of byte-addressed buffers,
+// `ibuf` (the input packet, filled 16 bytes per AXI beat) and `obuf` (the result being built),
+// so several packets are in flight (docs/ENGINE_RTL.md has the diagram):
+//   reader    AXI read of the record header, then the packet into the next free entry (bursts
+//             split at 4 KiB); up to Slots entries ahead of the writer
+//   packet FSM, one packet at a time, in record order (every pass moves up to 16 bytes per cycle
+//             at any byte offset):
+//     PARSE outer headers of ibuf (combinational), SA read (1 cycle), CHECK (lookup, limits,
+//           replay pre-check, lengths)
+//     COPY  ibuf -> obuf (outbound GMAC: payload + padding + trailer; inbound GMAC: the clear
+//           span); outbound GCM has no copy pass: the feed synthesises padding and trailer
+//     HDR   header image -> obuf (outbound: outer IP [+UDP] + ESP header, or the patched IP
+//           header in transport mode; inbound transport: the rebuilt IP header)
+//     CRYPT gcm_core command + AAD beats (a prefix register SPI [|| seq_hi] || seq_lo [|| IV]
+//           followed by buffer bytes for GMAC) + text beats. Outbound (not UDP over IPv6) goes
+//           on to FIN after the last beat; inbound waits for the collector's tag
+//     CSUM / TRAIL / PADCHK / INNER / PATCH: IPv6 UDP checksum, trailer and pad checks, inner
+//           header checks and the RFC 6040 ECN fix
+//     FIN   OUT_FULL check, then the only state changes of the packet: SA write-back (sequence,
+//           window, counters, lifetime state), drop / packet counters, events (EVT, one per
+//           cycle); then the result descriptor goes to the writer
+//   collector gcm_core text out -> obuf of the job's entry, the tag (outbound: ICV into obuf)
+//   writer    AXI write of each result record in order (header beat + data beats, bytes past
+//             the data zero) once its entry's crypt job is complete
+// SA state is read and written only by the packet FSM, in record order, so a packet always sees
+// the write-back of the previous packet of its SA (no same-slot hazard exists to forward or
+// stall). No byte of an inbound packet is written to host memory before its ICV verified and
+// all trailer checks passed; drops write a 16-byte record with length 0.
 //
 // Overhead per packet (cycles, no backpressure, memory latency excluded): see docs/ENGINE_RTL.md.
 // Commits (sa_table) never run while busy_o is high. Reset: synchronous, active high.
@@ -125,11 +135,45 @@ module esp_engine
   localparam logic [15:0] MaxPkt = 16'(MaxPacket);
   localparam logic [31:0] SlotMask = 32'(SaSlots - 1);
 
+  localparam int unsigned Slots = 4;  // packet buffer entries (ibuf/obuf pairs) in flight
+  localparam int unsigned SlotAw = 2;
+
   typedef enum logic [5:0] {
-    SIdle, SWaitSa, SRecAr, SRecR, SDatAr, SDatR, SParse, SSaRd, SSa, SCheck, SHprep, SCopy,
-    SHdr, SCrypt, STag, SCsum, SCsumW, STrail, SPadchk, SInner, SPatch, SFin, SEvt, SWrAw,
-    SWrW, SWrB, SEnd, SUcsum, SUcsumChk
+    SIdle, SWaitSa, SNext, SParse, SSaRd, SSa, SCheck, SHprep, SCopy, SHdr, SCrypt, STag,
+    SCsum, SCsumW, STrail, SPadchk, SInner, SPatch, SFin, SEvt, SDrain, SUcsum, SUcsumChk
   } st_e;
+
+  // reader (AXI read of records into ibuf entries) and writer (result records out of
+  // ibuf/obuf entries) run beside the packet FSM; see the header.
+  typedef enum logic [2:0] {RIdle, RHdrAr, RHdrR, RDatAr, RDatR} rst_e;
+  typedef enum logic [1:0] {WIdle, WAw, WW, WB} wst_e;
+
+  typedef struct packed {
+    rst_e         st;
+    logic         halt;         // stopped by a bad record / bus error until the next batch
+    logic [2:0]   seq;          // entries filled (mod 8)
+    logic [31:0]  idx;          // records read
+    logic [63:0]  ptr;          // next record header
+    logic [15:0]  len;
+    logic [63:0]  addr;
+    logic [15:0]  left;
+    logic [8:0]   blen;
+    logic [15:0]  word;
+    logic         err;
+  } rd_t;
+
+  typedef struct packed {
+    wst_e         st;
+    logic [2:0]   seq;          // entries written (mod 8)
+    logic [31:0]  idx;          // records written (OUT_COUNT)
+    logic [31:0]  off;          // bytes written (OUT_BYTES)
+    logic         err;          // write BUS_ERROR
+    logic [63:0]  addr;
+    logic [15:0]  left;
+    logic [8:0]   blen;
+    logic [8:0]   bi;
+    logic [15:0]  b;
+  } wr_t;
 
   typedef struct packed {
     st_e          st;
@@ -139,7 +183,7 @@ module esp_engine
     logic [15:0]  brec;
     logic [31:0]  rec_idx;
     logic [31:0]  rec_cnt;
-    logic [63:0]  in_ptr;
+    logic [2:0]   pseq;         // entries taken by the packet FSM (mod 8); entry = pseq[1:0]
     logic [63:0]  out_base;
     logic [31:0]  out_size;
     logic [31:0]  out_off;
@@ -148,10 +192,6 @@ module esp_engine
     logic [15:0]  rslot;
     logic         dir;
     logic [31:0]  cookie;
-    logic [63:0]  rd_addr;
-    logic [15:0]  rd_left;
-    logic [8:0]   rd_blen;
-    logic [15:0]  rd_word;
     // parse
     logic         v6;
     logic [7:0]   hl;
@@ -197,6 +237,7 @@ module esp_engine
     logic [159:0] pfx;          // wire order
     logic [4:0]   pfx_len;
     logic [15:0]  aad_len;
+    logic         fsyn;         // outbound GCM: text = ibuf payload + padding + trailer
     logic [15:0]  txt_len;
     logic         c_ibuf;       // crypto source is ibuf (else obuf)
     logic [15:0]  c_src;        // buffer offset of the AAD buffer part and of the text
@@ -211,18 +252,31 @@ module esp_engine
     logic         ev_soft;
     logic         ev_hard;
     logic         ev_ovf;
-    // write
-    logic [63:0]  wr_addr;
-    logic [15:0]  wr_left;
-    logic [8:0]   wr_blen;
-    logic [8:0]   wr_bi;
-    logic [15:0]  wr_b;
   } ctx_t;
 
   ctx_t c, n_c;   // c = ctx_q, n_c = ctx_d
+  rd_t  rq, rq_d;  // reader state
+  wr_t  wq, wq_d;  // writer state
 
-  logic [7:0] ibuf [BufBytes];
-  logic [7:0] obuf [BufBytes];
+  logic [7:0] ibuf [Slots * BufBytes];
+  logic [7:0] obuf [Slots * BufBytes];
+  logic [SlotAw-1:0] pe;  // the packet FSM's entry
+  assign pe = c.pseq[SlotAw-1:0];
+
+  // record fields (reader -> packet FSM) and result descriptors (packet FSM -> writer)
+  logic [15:0] m_len [Slots];
+  logic [15:0] m_rslot [Slots];
+  logic        m_dir [Slots];
+  logic [31:0] m_cookie [Slots];
+  logic [3:0]  m_code [Slots];      // 0 ok, 2 BAD_RECORD, 3 BUS_ERROR
+  logic [15:0] d_len [Slots];
+  logic [7:0]  d_status [Slots];
+  logic        d_dir [Slots];
+  logic [15:0] d_slot [Slots];
+  logic [31:0] d_cookie [Slots];
+  logic [31:0] d_seq [Slots];
+  logic        d_from_ibuf [Slots];
+  logic [63:0] d_addr [Slots];
 
   // ---- buffer access helpers -----------------------------------------------------------------
   function automatic logic [BufAw-1:0] ba(input logic [15:0] a);
@@ -244,30 +298,45 @@ module esp_engine
   logic [15:0]      ow_addr;
   logic [7:0]       ow_data [16];
 
+  // second obuf write port: the crypt collector (gcm_core text out, outbound ICV)
+  logic [15:0]       cw_en;
+  logic [15:0]       cw_addr;
+  logic [SlotAw-1:0] cw_ent;
+  logic [7:0]        cw_data [16];
+
   always_ff @(posedge clk_i) begin : obuf_write
     for (int j = 0; j < 16; j++) begin
-      if (ow_en[j]) obuf[ba(ow_addr + 16'(j))] <= ow_data[j];
+      if (ow_en[j]) obuf[{pe, ba(ow_addr + 16'(j))}] <= ow_data[j];
+      if (cw_en[j]) obuf[{cw_ent, ba(cw_addr + 16'(j))}] <= cw_data[j];
     end
   end
 
-  // ibuf write port: AXI read data
-  logic        iw_en;
-  logic [15:0] iw_word;
+  // ibuf write port: AXI read data (reader)
   always_ff @(posedge clk_i) begin : ibuf_write
     if (iw_en) begin
-      for (int j = 0; j < 16; j++) ibuf[ba({iw_word[11:0], 4'h0} + 16'(j))] <= m_axi_rdata_i[8*j +: 8];
+      for (int j = 0; j < 16; j++) begin
+        ibuf[{rq.seq[SlotAw-1:0], ba({iw_word[11:0], 4'h0} + 16'(j))}] <= m_axi_rdata_i[8*j +: 8];
+      end
     end
   end
 
   function automatic logic [7:0] ib(input logic [15:0] a);
-    return ibuf[ba(a)];
+    return ibuf[{pe, ba(a)}];
   endfunction
   function automatic logic [7:0] ob(input logic [15:0] a);
-    return obuf[ba(a)];
+    return obuf[{pe, ba(a)}];
   endfunction
   function automatic logic [15:0] ib16(input logic [15:0] a);
-    return {ibuf[ba(a)], ibuf[ba(a + 16'd1)]};
+    return {ibuf[{pe, ba(a)}], ibuf[{pe, ba(a + 16'd1)}]};
   endfunction
+
+  // first bytes of the packet FSM's entries (IP version/IHL, TOS/traffic class, flags)
+  logic [7:0] ib0, ib1, ib6, ob0, ob1;
+  assign ib0 = ibuf[{pe, BufAw'(0)}];
+  assign ib1 = ibuf[{pe, BufAw'(1)}];
+  assign ib6 = ibuf[{pe, BufAw'(6)}];
+  assign ob0 = obuf[{pe, BufAw'(0)}];
+  assign ob1 = obuf[{pe, BufAw'(1)}];
 
   // ---- outer / input header parse (combinational over ibuf) ----------------------------------
   logic [3:0]  p_ver;
@@ -276,8 +345,8 @@ module esp_engine
   logic        p_ok4, p_ok6, p_frag4, p_ck4;
   logic [31:0] p_sum4;
   always_comb begin : parse_ip
-    p_ver  = ibuf[0][7:4];
-    p_hl   = {2'b0, ibuf[0][3:0], 2'b0};
+    p_ver  = ib0[7:4];
+    p_hl   = {2'b0, ib0[3:0], 2'b0};
     p_tot4 = ib16(16'd2);
     p_pl6  = ib16(16'd4);
     p_ok4  = (c.len >= 16'd20) && (p_hl >= 8'd20) && (p_tot4 >= {8'h0, p_hl}) &&
@@ -304,8 +373,8 @@ module esp_engine
   always_comb begin : header_image
     hdr_comb  = '0;
     out_proto = c.sa.udp ? 8'd17 : 8'd50;
-    tos_in    = c.v6 ? {ibuf[0][3:0], ibuf[1][7:4]} : ib(16'd1);
-    df_in     = c.v6 ? 1'b1 : ibuf[6][6];
+    tos_in    = c.v6 ? {ib0[3:0], ib1[7:4]} : ib(16'd1);
+    df_in     = c.v6 ? 1'b1 : ib6[6];
     // transport IPv4 header: new total length / protocol, checksum over the patched header
     new_tot   = c.dir ? {8'h0, c.hl} + c.n : c.out_len;
     new_proto = c.dir ? c.nh : out_proto;
@@ -520,44 +589,56 @@ module esp_engine
       v = c.fpos + 16'(j);
       a = (c.fph == 2'd0) ? c.c_src + v - {11'h0, c.pfx_len} : c.c_src + v;
       if (c.fph == 2'd0 && v < {11'h0, c.pfx_len}) b = c.pfx[8 * v[4:0] +: 8];
-      else b = c.c_ibuf ? ib(a) : ob(a);
+      else if (c.fph != 2'd0 && c.fsyn) begin
+        // outbound GCM: payload from ibuf, then padding 1, 2, ..., pad length, next header
+        if (v < c.n) b = ib(c.pay_off + v);
+        else if (v < c.n + {8'h0, c.p}) b = 8'(v - c.n + 16'd1);
+        else if (v == c.n + {8'h0, c.p}) b = c.p;
+        else b = c.nh;
+      end else b = c.c_ibuf ? ib(a) : ob(a);
       if (f_keep[j]) f_data[8 * j +: 8] = b;
     end
   end
 
   // ---- main FSM ---------------------------------------------------------------------------
-  logic [15:0] rd_beats_ok;  // beats to the next 4 KiB boundary
   logic [8:0]  burst_rd, burst_wr;
   logic [15:0] rec_size;
   logic        rec_fits;
   evt_t        ev;
   logic [15:0] out_word;
+  logic [SlotAw-1:0] we;  // the writer's entry
+  assign we = wq.seq[SlotAw-1:0];
 
   logic [7:0] to4k_unused;
   always_comb begin : burst_sizes
     logic [12:0] to4k_r, to4k_w;
-    to4k_r = 13'h1000 - {1'b0, c.rd_addr[11:0]};
-    to4k_w = 13'h1000 - {1'b0, c.wr_addr[11:0]};
+    to4k_r = 13'h1000 - {1'b0, rq.addr[11:0]};
+    to4k_w = 13'h1000 - {1'b0, wq.addr[11:0]};
     burst_rd = 9'd256;
     if ({7'h0, to4k_r[12:4]} < 16'(burst_rd)) burst_rd = to4k_r[12:4];
-    if (c.rd_left < 16'(burst_rd)) burst_rd = c.rd_left[8:0];
+    if (rq.left < 16'(burst_rd)) burst_rd = rq.left[8:0];
     burst_wr = 9'd256;
     if ({7'h0, to4k_w[12:4]} < 16'(burst_wr)) burst_wr = to4k_w[12:4];
-    if (c.wr_left < 16'(burst_wr)) burst_wr = c.wr_left[8:0];
-    rd_beats_ok = '0;
+    if (wq.left < 16'(burst_wr)) burst_wr = wq.left[8:0];
     to4k_unused = {to4k_r[3:0], to4k_w[3:0]};
   end
 
   assign rec_size = 16'd16 + round16(c.res_len);
   assign rec_fits = ({16'h0, c.out_off} + 48'(rec_size)) <= {16'h0, c.out_size};
 
+  // packet FSM -> writer: a result descriptor when a packet leaves SEvt
+  logic p_push;
+  // packet FSM -> collector: a crypt job (entry pe) when the packet enters SCrypt
+  logic j_push;
+  logic [Slots-1:0] pend_q;     // entry has a crypt job whose tag has not arrived
+  logic j_ok [Slots];           // tag_ok of the entry's job
+
   always_comb begin : main_fsm
     n_c = c;
     ow_en   = '0;
     ow_addr = '0;
     for (int j = 0; j < 16; j++) ow_data[j] = 8'h0;
-    iw_en   = 1'b0;
-    iw_word = c.rd_word;
+    p_push  = 1'b0;
     sa_rd_o = 1'b0;
     sa_dir_o = c.dir;
     sa_slot_o = c.dir ? 16'(c.spi & SlotMask) : c.rslot;  // SParse overrides (inbound)
@@ -571,18 +652,6 @@ module esp_engine
     ev.spi = c.sa.spi;
     ev.pkts = c.sa.pkts;
     ev.bytes = c.sa.bytes;
-    gcm_cmd_valid_o = 1'b0;
-    gcm_in_tvalid_o = 1'b0;
-    gcm_out_tready_o = 1'b0;
-    gcm_tag_ready_o = 1'b0;
-    m_axi_arvalid_o = 1'b0;
-    m_axi_araddr_o = c.rd_addr;
-    m_axi_arlen_o = 8'h0;
-    m_axi_rready_o = 1'b0;
-    m_axi_awvalid_o = 1'b0;
-    m_axi_wvalid_o = 1'b0;
-    m_axi_bready_o = 1'b0;
-    out_word = c.wr_b - 16'd1;
     if (start_i) begin
       n_c.start_pend = 1'b1;
       n_c.done = 1'b0;  // DONE is cleared by START
@@ -600,68 +669,30 @@ module esp_engine
           n_c.start_pend = 1'b0;
           n_c.rec_idx  = '0;
           n_c.rec_cnt  = in_count_i;
-          n_c.in_ptr   = in_addr_i;
+          n_c.pseq     = '0;
           n_c.out_base = out_addr_i;
           n_c.out_size = out_size_i;
           n_c.out_off  = '0;
           n_c.bcode    = 4'd0;
           n_c.brec     = '0;
-          n_c.st       = SRecAr;
+          n_c.st       = SNext;
         end
       end
-      SRecAr: begin
-        if (c.rec_idx == c.rec_cnt) begin
-          n_c.st = SEnd;
-        end else begin
-          m_axi_arvalid_o = 1'b1;
-          m_axi_araddr_o  = c.in_ptr;
-          if (m_axi_arready_i) n_c.st = SRecR;
-        end
-      end
-      SRecR: begin
-        m_axi_rready_o = 1'b1;
-        if (m_axi_rvalid_i) begin
-          n_c.len    = m_axi_rdata_i[15:0];
-          n_c.rslot  = m_axi_rdata_i[31:16];
-          n_c.dir    = m_axi_rdata_i[32];
-          n_c.cookie = m_axi_rdata_i[95:64];
-          n_c.rd_addr = c.in_ptr + 64'd16;
-          n_c.rd_left = ceil16(m_axi_rdata_i[15:0]);
-          n_c.rd_word = '0;
-          if (m_axi_rresp_i != 2'b00) begin
-            n_c.bcode = 4'd3;
-            n_c.st = SEnd;
-          end else if (m_axi_rdata_i[15:0] == 16'h0 || m_axi_rdata_i[15:0] > MaxPkt ||
-                       m_axi_rdata_i[39:33] != 7'h0) begin
-            n_c.bcode = 4'd2;
-            n_c.st = SEnd;
+      SNext: begin
+        // the next record, once the reader has it in entry pe
+        if (c.rec_idx == c.rec_cnt || wq.err) begin
+          n_c.st = SDrain;
+        end else if (c.pseq != rq.seq) begin
+          n_c.len    = m_len[pe];
+          n_c.rslot  = m_rslot[pe];
+          n_c.dir    = m_dir[pe];
+          n_c.cookie = m_cookie[pe];
+          n_c.brec   = c.rec_idx[15:0];
+          if (m_code[pe] != 4'd0) begin
+            n_c.bcode = m_code[pe];
+            n_c.st    = SDrain;
           end else begin
-            n_c.st = SDatAr;
-          end
-          n_c.brec = c.rec_idx[15:0];
-        end
-      end
-      SDatAr: begin
-        m_axi_arvalid_o = 1'b1;
-        m_axi_araddr_o  = c.rd_addr;
-        m_axi_arlen_o   = 8'(burst_rd - 9'd1);
-        n_c.rd_blen     = burst_rd;
-        if (m_axi_arready_i) n_c.st = SDatR;
-      end
-      SDatR: begin
-        m_axi_rready_o = 1'b1;
-        if (m_axi_rvalid_i) begin
-          iw_en = 1'b1;
-          n_c.rd_word = c.rd_word + 16'd1;
-          if (m_axi_rresp_i != 2'b00) begin
-            n_c.bcode = 4'd3;
-          end
-          if (m_axi_rlast_i) begin
-            n_c.rd_left = c.rd_left - {7'h0, c.rd_blen};
-            n_c.rd_addr = c.rd_addr + {51'h0, c.rd_blen, 4'h0};
-            if (c.bcode != 4'd0 || m_axi_rresp_i != 2'b00) n_c.st = SEnd;
-            else if (c.rd_left == {7'h0, c.rd_blen}) n_c.st = SParse;
-            else n_c.st = SDatAr;
+            n_c.st = SParse;
           end
         end
       end
@@ -683,7 +714,7 @@ module esp_engine
              ib(16'd30), ib(16'd31), ib(16'd32), ib(16'd33), ib(16'd34), ib(16'd35),
              ib(16'd36), ib(16'd37), ib(16'd38), ib(16'd39)} :
             {ib(16'd16), ib(16'd17), ib(16'd18), ib(16'd19), 96'h0};
-        n_c.ecn_out  = (p_ver == 4'd6) ? ibuf[1][5:4] : ibuf[1][1:0];
+        n_c.ecn_out  = (p_ver == 4'd6) ? ib1[5:4] : ib1[1:0];
         if (!c.dir) begin
           if ({16'h0, c.rslot} >= 32'(SaSlots)) begin
             n_c.status   = StNoSa;
@@ -816,7 +847,7 @@ module esp_engine
       SHprep: begin
         n_c.hdr = hdr_comb;
         n_c.pos = '0;
-        n_c.st  = c.dir ? SHdr : SCopy;
+        n_c.st  = (c.dir || !c.sa.gmac) ? SHdr : SCopy;  // outbound GCM: no copy pass
       end
       SCopy: begin
         // outbound: payload + padding + pad length + next header at esp_off + 16
@@ -858,50 +889,43 @@ module esp_engine
           end
         end
       end
-      SCrypt: begin
-        gcm_cmd_valid_o = !c.cmd_sent;
+      SCrypt: begin : crypt
+        // Command and AAD/text beats only; the collector writes the text out and the ICV into
+        // this entry. Outbound (except UDP over IPv6, whose checksum covers the ciphertext)
+        // leaves as soon as the last beat is fed: FIN needs nothing from gcm_core, so the next
+        // packet's beats follow back to back while this one's are still in the AES pipe.
+        logic feed_done, cmd_done;
         if (gcm_cmd_ready_i) n_c.cmd_sent = 1'b1;
-        // feed
+        feed_done = (c.fph == 2'd2);
         if (c.fph != 2'd2) begin
-          gcm_in_tvalid_o = 1'b1;
           if (gcm_in_tready_i) begin
             n_c.fpos = c.fpos + 16'd16;
             if (f_last_part) begin
               n_c.fpos = '0;
               n_c.fph  = (c.fph == 2'd0 && c.txt_len != 16'h0) ? 2'd1 : 2'd2;
+              feed_done = (n_c.fph == 2'd2);
             end
           end
         end
-        // text out
-        gcm_out_tready_o = 1'b1;
-        ow_addr = c.c_dst + c.opos;
-        for (int j = 0; j < 16; j++) begin
-          ow_en[j]   = gcm_out_tvalid_i && gcm_out_tkeep_i[j];
-          ow_data[j] = gcm_out_tdata_i[8 * j +: 8];
-        end
-        if (gcm_out_tvalid_i) n_c.opos = c.opos + 16'd16;
-        // tag
-        gcm_tag_ready_o = !c.tag_got;
-        if (gcm_tag_valid_i && !c.tag_got) begin
-          n_c.tag_got = 1'b1;
-          n_c.tag     = gcm_tag_i;
-          n_c.tag_ok  = gcm_tag_ok_i;
-        end
-        if (c.tag_got && c.fph == 2'd2 && c.opos >= c.txt_len) begin
+        cmd_done = c.cmd_sent || gcm_cmd_ready_i;
+        if (!c.dir && !(c.sa.udp && c.sa.ipv6)) begin
+          if (feed_done && cmd_done) begin
+            n_c.st      = SFin;
+            n_c.accept  = 1'b1;
+            n_c.res_len = c.out_len;
+            n_c.res_seq = c.seq64[31:0];
+          end
+        end else if (c.fph == 2'd2 && c.cmd_sent && !pend_q[pe]) begin
           n_c.pos = '0;
           if (!c.dir) n_c.st = STag;
-          else if (!c.tag_ok) begin
+          else if (!j_ok[pe]) begin
             n_c.status = StAuth;
             n_c.st = SFin;
           end else n_c.st = STrail;
         end
       end
       STag: begin
-        ow_addr = c.esp_off + 16'd16 + c.e;
-        for (int j = 0; j < 16; j++) begin
-          ow_en[j]   = (5'(j) < c.k);
-          ow_data[j] = c.tag[8 * j +: 8];
-        end
+        // outbound UDP over IPv6: the ICV is in obuf (collector); checksum pass next
         n_c.csum = '0;
         n_c.pos  = c.hdr_len & 16'hFFF0;
         if (c.sa.udp && c.sa.ipv6) n_c.st = SCsum;
@@ -978,10 +1002,10 @@ module esp_engine
         logic [15:0] tot, ihl;
         logic [1:0]  ie, ne;
         logic        bad, drop_ce;
-        iv  = obuf[0][7:4];
-        ihl = {10'h0, obuf[0][3:0], 2'b00};
+        iv  = ob0[7:4];
+        ihl = {10'h0, ob0[3:0], 2'b00};
         tot = {ob(16'd2), ob(16'd3)};
-        ie  = (c.nh == 8'd41) ? obuf[1][5:4] : obuf[1][1:0];
+        ie  = (c.nh == 8'd41) ? ob1[5:4] : ob1[1:0];
         drop_ce = (c.ecn_out == 2'b11) && (ie == 2'b00);
         ne  = ie;
         if (c.ecn_out == 2'b11) ne = 2'b11;
@@ -1025,7 +1049,7 @@ module esp_engine
         logic [31:0] s;
         ow_addr = 16'h0;
         if (c.nh == 8'd4) begin
-          t  = {obuf[1][7:2], c.ecn_new};
+          t  = {ob1[7:2], c.ecn_new};
           hc = {ob(16'd10), ob(16'd11)};
           m0 = {ob(16'd0), ob(16'd1)};
           m1 = {ob(16'd0), t};
@@ -1037,7 +1061,7 @@ module esp_engine
           ow_data[11] = hc[7:0];
         end else begin
           ow_en = 16'h0002;
-          ow_data[1] = {obuf[1][7:6], c.ecn_new, obuf[1][3:0]};
+          ow_data[1] = {ob1[7:6], c.ecn_new, ob1[3:0]};
         end
         n_c.st = SFin;
       end
@@ -1045,7 +1069,7 @@ module esp_engine
         if (!rec_fits) begin
           n_c.bcode = 4'd1;
           n_c.brec  = c.rec_idx[15:0];
-          n_c.st    = SEnd;
+          n_c.st    = SDrain;
         end else begin
           n_c.ev_soft = 1'b0;
           n_c.ev_hard = 1'b0;
@@ -1079,45 +1103,12 @@ module esp_engine
         else if (c.ev_hard) n_c.ev_hard = 1'b0;
         else if (c.ev_ovf) n_c.ev_ovf = 1'b0;
         else begin
-          n_c.wr_addr = c.out_base + {32'h0, c.out_off};
-          n_c.wr_left = 16'd1 + ceil16(c.res_len);
-          n_c.wr_b    = '0;
-          n_c.st      = SWrAw;
-        end
-      end
-      SWrAw: begin
-        m_axi_awvalid_o = 1'b1;
-        n_c.wr_blen = burst_wr;
-        n_c.wr_bi   = '0;
-        if (m_axi_awready_i) n_c.st = SWrW;
-      end
-      SWrW: begin
-        m_axi_wvalid_o = 1'b1;
-        if (m_axi_wready_i) begin
-          n_c.wr_b  = c.wr_b + 16'd1;
-          n_c.wr_bi = c.wr_bi + 9'd1;
-          if (c.wr_bi + 9'd1 == c.wr_blen) begin
-            n_c.wr_left = c.wr_left - {7'h0, c.wr_blen};
-            n_c.wr_addr = c.wr_addr + {51'h0, c.wr_blen, 4'h0};
-            n_c.st      = SWrB;
-          end
-        end
-      end
-      SWrB: begin
-        m_axi_bready_o = 1'b1;
-        if (m_axi_bvalid_i) begin
-          if (m_axi_bresp_i != 2'b00) begin
-            n_c.bcode = 4'd3;
-            n_c.brec  = c.rec_idx[15:0];
-            n_c.st    = SEnd;
-          end else if (c.wr_left != 16'h0) begin
-            n_c.st = SWrAw;
-          end else begin
-            n_c.rec_idx = c.rec_idx + 32'd1;
-            n_c.out_off = c.out_off + {16'h0, rec_size};
-            n_c.in_ptr  = c.in_ptr + 64'd16 + {48'h0, round16(c.len)};
-            n_c.st      = SRecAr;
-          end
+          // hand the result to the writer; the entry stays busy until it is written
+          p_push      = 1'b1;
+          n_c.pseq    = c.pseq + 3'd1;
+          n_c.rec_idx = c.rec_idx + 32'd1;
+          n_c.out_off = c.out_off + {16'h0, rec_size};
+          n_c.st      = SNext;
         end
       end
       SUcsum: begin
@@ -1153,15 +1144,24 @@ module esp_engine
           sa_rd_o = (c.st_after == SSa);
         end
       end
-      SEnd: begin
-        n_c.done = 1'b1;
-        n_c.st   = SIdle;
+      SDrain: begin
+        // batch end: the reader has no burst open and the writer has written every result
+        if (rq.st == RIdle && wq.st == WIdle && (wq.seq == c.pseq || wq.err)) begin
+          if (wq.err) begin
+            n_c.bcode = 4'd3;
+            n_c.brec  = wq.idx[15:0];
+          end
+          n_c.done = 1'b1;
+          n_c.st   = SIdle;
+        end
       end
       default: n_c.st = SIdle;
     endcase
 
     // crypto command set-up happens when entering SCrypt (from SCheck, SCopy or SHdr)
+    j_push = 1'b0;
     if (c.st != SCrypt && n_c.st == SCrypt) begin
+      j_push       = 1'b1;
       n_c.cmd_sent = 1'b0;
       n_c.fpos     = '0;
       n_c.opos     = '0;
@@ -1194,6 +1194,7 @@ module esp_engine
       n_c.aad_len = n_c.sa.gmac ? {11'h0, n_c.pfx_len} + n_c.e : {11'h0, n_c.pfx_len};
       n_c.txt_len = n_c.sa.gmac ? 16'h0 : n_c.e;
       n_c.fph     = 2'd0;
+      n_c.fsyn    = !n_c.dir && !n_c.sa.gmac;
       n_c.c_ibuf  = n_c.dir;
       n_c.c_src   = n_c.dir ? n_c.esp_off + 16'd16 : n_c.esp_off + 16'd16;
       n_c.c_dst   = n_c.dir ? n_c.dst_off : n_c.esp_off + 16'd16;
@@ -1216,6 +1217,9 @@ module esp_engine
   assign gcm_cmd_text_len_o     = c.txt_len;
   assign gcm_cmd_tag_len_o      = c.k;
   assign gcm_cmd_expected_tag_o = c.exp_tag;
+  // valids from registers only (no path from gcm_core's readies back into them)
+  assign gcm_cmd_valid_o        = (c.st == SCrypt) && !c.cmd_sent;
+  assign gcm_in_tvalid_o        = (c.st == SCrypt) && (c.fph != 2'd2);
   assign gcm_in_tdata_o         = f_data;
   assign gcm_in_tkeep_o         = f_keep;
   assign gcm_in_tlast_o         = f_tlast;
@@ -1226,21 +1230,276 @@ module esp_engine
   assign sa_wsa_o   = sa_new;
   assign sa_wbm_o   = bm_new;
 
+  // ---- crypt collector: gcm_core text out -> obuf entry, tag -> j_ok (+ ICV if outbound) -----
+  // Jobs complete in command order (gcm_core keeps message order). Text beats are taken only
+  // while the head job expects them and its tag only after its last beat, so beats of the next
+  // message are never credited to this one.
+  logic [SlotAw-1:0] jq [Slots];  // entries in command order
+  logic [15:0] j_dst [Slots];
+  logic [15:0] j_len [Slots];
+  logic [15:0] j_icv [Slots];
+  logic [4:0]  j_k [Slots];
+  logic        j_enc [Slots];
+  logic [2:0]  jq_head, jq_tail;
+  logic [15:0] j_opos;
+  logic [SlotAw-1:0] ce;
+  logic        j_has, j_done;
+  assign ce    = jq[jq_head[SlotAw-1:0]];
+  assign j_has = (jq_head != jq_tail);
+
+  always_comb begin : collector
+    gcm_out_tready_o = j_has && (j_opos < j_len[ce]);
+    gcm_tag_ready_o  = j_has && (j_opos >= j_len[ce]);
+    j_done  = gcm_tag_ready_o && gcm_tag_valid_i;
+    cw_ent  = ce;
+    cw_en   = '0;
+    cw_addr = j_dst[ce] + j_opos;
+    for (int j = 0; j < 16; j++) cw_data[j] = gcm_out_tdata_i[8 * j +: 8];
+    if (gcm_out_tready_o && gcm_out_tvalid_i) cw_en = gcm_out_tkeep_i;
+    if (j_done && j_enc[ce]) begin
+      cw_addr = j_icv[ce];
+      for (int j = 0; j < 16; j++) begin
+        cw_en[j]   = (5'(j) < j_k[ce]);
+        cw_data[j] = gcm_tag_i[8 * j +: 8];
+      end
+    end
+  end
+
+  always_ff @(posedge clk_i) begin : collector_reg
+    if (j_push) begin
+      jq[jq_tail[SlotAw-1:0]] <= pe;
+      j_dst[pe] <= n_c.c_dst;
+      j_len[pe] <= n_c.txt_len;
+      j_icv[pe] <= n_c.esp_off + 16'd16 + n_c.e;
+      j_k[pe]   <= n_c.k;
+      j_enc[pe] <= !n_c.dir;
+    end
+    if (j_done) j_ok[ce] <= gcm_tag_ok_i;
+    if (rst_i) begin
+      jq_head <= '0;
+      jq_tail <= '0;
+      j_opos  <= '0;
+      pend_q  <= '0;
+    end else begin
+      if (j_push) begin
+        jq_tail    <= jq_tail + 3'd1;
+        pend_q[pe] <= 1'b1;
+      end
+      if (gcm_out_tready_o && gcm_out_tvalid_i) j_opos <= j_opos + 16'd16;
+      if (j_done) begin
+        jq_head    <= jq_head + 3'd1;
+        j_opos     <= '0;
+        pend_q[ce] <= 1'b0;
+      end
+    end
+  end
+
+  // ---- reader: record header, then the packet into ibuf entry rq.seq ------------------------
+  // Runs while the packet FSM is in a batch (not in SDrain), up to Slots entries ahead of the
+  // writer; stops after IN_COUNT records or at the first bad record / bus error (whose code is
+  // left in m_code for the packet FSM to report in order).
+  logic        iw_en;
+  logic [15:0] iw_word;
+  logic        r_hdr_we, r_code_we;
+  logic [3:0]  r_code;
+  logic        batch_init;
+  assign batch_init = (c.st == SWaitSa) && !sa_busy_i;
+
+  always_comb begin : reader
+    logic run;
+    rq_d = rq;
+    iw_en = 1'b0;
+    iw_word = rq.word;
+    r_hdr_we = 1'b0;
+    r_code_we = 1'b0;
+    r_code = 4'd0;
+    m_axi_arvalid_o = 1'b0;
+    m_axi_araddr_o = rq.ptr;
+    m_axi_arlen_o = 8'h0;
+    m_axi_rready_o = 1'b0;
+    run = (c.st != SIdle) && (c.st != SWaitSa) && (c.st != SDrain) && !rq.halt &&
+          (rq.idx != c.rec_cnt) && ((rq.seq - wq.seq) < 3'(Slots));
+    unique case (rq.st)
+      RIdle: if (run) rq_d.st = RHdrAr;
+      RHdrAr: begin
+        m_axi_arvalid_o = 1'b1;
+        if (m_axi_arready_i) rq_d.st = RHdrR;
+      end
+      RHdrR: begin
+        m_axi_rready_o = 1'b1;
+        if (m_axi_rvalid_i) begin
+          r_hdr_we = 1'b1;
+          rq_d.len  = m_axi_rdata_i[15:0];
+          rq_d.addr = rq.ptr + 64'd16;
+          rq_d.left = ceil16(m_axi_rdata_i[15:0]);
+          rq_d.word = '0;
+          rq_d.err  = 1'b0;
+          if (m_axi_rresp_i != 2'b00) r_code = 4'd3;
+          else if (m_axi_rdata_i[15:0] == 16'h0 || m_axi_rdata_i[15:0] > MaxPkt ||
+                   m_axi_rdata_i[39:33] != 7'h0) r_code = 4'd2;
+          if (r_code != 4'd0) begin
+            rq_d.halt = 1'b1;
+            rq_d.seq  = rq.seq + 3'd1;
+            rq_d.idx  = rq.idx + 32'd1;
+            rq_d.st   = RIdle;
+          end else begin
+            rq_d.st = RDatAr;
+          end
+        end
+      end
+      RDatAr: begin
+        m_axi_arvalid_o = 1'b1;
+        m_axi_araddr_o  = rq.addr;
+        m_axi_arlen_o   = 8'(burst_rd - 9'd1);
+        rq_d.blen        = burst_rd;
+        if (m_axi_arready_i) rq_d.st = RDatR;
+      end
+      RDatR: begin
+        m_axi_rready_o = 1'b1;
+        if (m_axi_rvalid_i) begin
+          iw_en = 1'b1;
+          rq_d.word = rq.word + 16'd1;
+          if (m_axi_rresp_i != 2'b00) rq_d.err = 1'b1;
+          if (m_axi_rlast_i) begin
+            rq_d.left = rq.left - {7'h0, rq.blen};
+            rq_d.addr = rq.addr + {51'h0, rq.blen, 4'h0};
+            if (rq.err || m_axi_rresp_i != 2'b00) begin
+              r_code_we = 1'b1;
+              r_code    = 4'd3;
+              rq_d.halt  = 1'b1;
+              rq_d.seq   = rq.seq + 3'd1;
+              rq_d.idx   = rq.idx + 32'd1;
+              rq_d.st    = RIdle;
+            end else if (rq.left == {7'h0, rq.blen}) begin
+              rq_d.seq = rq.seq + 3'd1;
+              rq_d.idx = rq.idx + 32'd1;
+              rq_d.ptr = rq.ptr + 64'd16 + {48'h0, round16(rq.len)};
+              rq_d.st  = RIdle;
+            end else begin
+              rq_d.st = RDatAr;
+            end
+          end
+        end
+      end
+      default: rq_d.st = RIdle;
+    endcase
+    if (batch_init) begin
+      rq_d.halt = 1'b0;
+      rq_d.seq  = '0;
+      rq_d.idx  = '0;
+      rq_d.ptr  = in_addr_i;
+    end
+  end
+
+  always_ff @(posedge clk_i) begin : record_fields
+    if (r_hdr_we) begin
+      m_len[rq.seq[SlotAw-1:0]]    <= m_axi_rdata_i[15:0];
+      m_rslot[rq.seq[SlotAw-1:0]]  <= m_axi_rdata_i[31:16];
+      m_dir[rq.seq[SlotAw-1:0]]    <= m_axi_rdata_i[32];
+      m_cookie[rq.seq[SlotAw-1:0]] <= m_axi_rdata_i[95:64];
+    end
+    if (r_hdr_we || r_code_we) m_code[rq.seq[SlotAw-1:0]] <= r_code;
+  end
+
+  always_ff @(posedge clk_i) begin : result_descriptors
+    if (p_push) begin
+      d_len[pe]       <= c.res_len;
+      d_status[pe]    <= c.status;
+      d_dir[pe]       <= c.dir;
+      d_slot[pe]      <= c.res_slot;
+      d_cookie[pe]    <= c.cookie;
+      d_seq[pe]       <= c.res_seq;
+      d_from_ibuf[pe] <= c.from_ibuf;
+      d_addr[pe]      <= c.out_base + {32'h0, c.out_off};
+    end
+  end
+
+  // ---- writer: result record of entry wq.seq (header beat + data beats) ------------------------
+  always_comb begin : writer
+    wq_d = wq;
+    m_axi_awvalid_o = 1'b0;
+    m_axi_wvalid_o = 1'b0;
+    m_axi_bready_o = 1'b0;
+    unique case (wq.st)
+      WIdle: begin
+        if (c.st != SIdle && c.st != SWaitSa && !wq.err && wq.seq != c.pseq &&
+            !pend_q[we]) begin
+          wq_d.addr = d_addr[we];
+          wq_d.left = 16'd1 + ceil16(d_len[we]);
+          wq_d.b    = '0;
+          wq_d.st   = WAw;
+        end
+      end
+      WAw: begin
+        m_axi_awvalid_o = 1'b1;
+        wq_d.blen = burst_wr;
+        wq_d.bi   = '0;
+        if (m_axi_awready_i) wq_d.st = WW;
+      end
+      WW: begin
+        m_axi_wvalid_o = 1'b1;
+        if (m_axi_wready_i) begin
+          wq_d.b  = wq.b + 16'd1;
+          wq_d.bi = wq.bi + 9'd1;
+          if (wq.bi + 9'd1 == wq.blen) begin
+            wq_d.left = wq.left - {7'h0, wq.blen};
+            wq_d.addr = wq.addr + {51'h0, wq.blen, 4'h0};
+            wq_d.st   = WB;
+          end
+        end
+      end
+      WB: begin
+        m_axi_bready_o = 1'b1;
+        if (m_axi_bvalid_i) begin
+          if (m_axi_bresp_i != 2'b00) begin
+            wq_d.err = 1'b1;
+            wq_d.st  = WIdle;
+          end else if (wq.left != 16'h0) begin
+            wq_d.st = WAw;
+          end else begin
+            wq_d.idx = wq.idx + 32'd1;
+            wq_d.off = wq.off + 32'd16 + {16'h0, round16(d_len[we])};
+            wq_d.seq = wq.seq + 3'd1;
+            wq_d.st  = WIdle;
+            if (wq.seq + 3'd1 != c.pseq && !pend_q[we + SlotAw'(1)]) begin
+              // next result ready: its AW follows without an idle cycle
+              wq_d.addr = d_addr[we + SlotAw'(1)];
+              wq_d.left = 16'd1 + ceil16(d_len[we + SlotAw'(1)]);
+              wq_d.b    = '0;
+              wq_d.st   = WAw;
+            end
+          end
+        end
+      end
+      default: wq_d.st = WIdle;
+    endcase
+    if (batch_init) begin
+      wq_d.seq = '0;
+      wq_d.idx = '0;
+      wq_d.off = '0;
+      wq_d.err = 1'b0;
+    end
+  end
+
   // AXI write channel
   always_comb begin : axi_write
     logic [15:0] a;
     a = '0;
-    m_axi_awaddr_o = c.wr_addr;
+    out_word = wq.b - 16'd1;
+    m_axi_awaddr_o = wq.addr;
     m_axi_awlen_o  = 8'(burst_wr - 9'd1);
     m_axi_wstrb_o  = 16'hFFFF;
-    m_axi_wlast_o  = (c.wr_bi + 9'd1 == c.wr_blen);
+    m_axi_wlast_o  = (wq.bi + 9'd1 == wq.blen);
     m_axi_wdata_o  = '0;
-    if (c.wr_b == 16'h0) begin
-      m_axi_wdata_o = {c.res_seq, c.cookie, 16'h0, c.status, 7'h0, c.dir, c.res_slot, c.res_len};
+    if (wq.b == 16'h0) begin
+      m_axi_wdata_o = {d_seq[we], d_cookie[we], 16'h0, d_status[we], 7'h0, d_dir[we],
+                       d_slot[we], d_len[we]};
     end else begin
       for (int j = 0; j < 16; j++) begin
         a = {out_word[11:0], 4'h0} + 16'(j);
-        if (a < c.res_len) m_axi_wdata_o[8 * j +: 8] = c.from_ibuf ? ib(a) : ob(a);
+        if (a < d_len[we]) begin
+          m_axi_wdata_o[8 * j +: 8] = d_from_ibuf[we] ? ibuf[{we, ba(a)}] : obuf[{we, ba(a)}];
+        end
       end
     end
   end
@@ -1248,8 +1507,8 @@ module esp_engine
   assign done_o = c.done;
   assign idle_o = (c.st == SIdle) && !c.start_pend;
   assign busy_o = (c.st != SIdle) && (c.st != SWaitSa);
-  assign out_count_o = c.rec_idx;
-  assign out_bytes_o = c.out_off;
+  assign out_count_o = wq.idx;
+  assign out_bytes_o = wq.off;
   assign batch_status_o = {c.brec, 12'h0, c.bcode};
 
   always_ff @(posedge clk_i) begin : ctx_reg
@@ -1260,8 +1519,18 @@ module esp_engine
     end
   end
 
+  always_ff @(posedge clk_i) begin : rd_wr_reg
+    if (rst_i) begin
+      rq <= '0;
+      wq <= '0;
+    end else begin
+      rq <= rq_d;
+      wq <= wq_d;
+    end
+  end
+
   logic unused;
-  assign unused = ^{rd_beats_ok, gcm_out_tlast_i, c.ip_len, c.pay_off, iw_word[15:12],
+  assign unused = ^{gcm_out_tlast_i, c.ip_len, ib1[3:2], ib6[7], ib6[5:0], iw_word[15:12],
                    out_word[15:12], to4k_unused};
 
 endmodule
