@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   espo::ikectl::RegisterSelftest(app, exit_code);
   espo::ikectl::RegisterProcess(app, exit_code);
   espo::ikectl::RegisterSa(app, exit_code);
+  espo::ikectl::RegisterSimulate(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

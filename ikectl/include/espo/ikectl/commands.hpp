@@ -12,5 +12,6 @@ namespace espo::ikectl {
 void RegisterSelftest(CLI::App& app, int& exit_code);
 void RegisterProcess(CLI::App& app, int& exit_code);
 void RegisterSa(CLI::App& app, int& exit_code);
+void RegisterSimulate(CLI::App& app, int& exit_code);
 
 }  // namespace espo::ikectl
