@@ -15,6 +15,8 @@ packages=(
   python3 python3-cryptography python3-scapy
   clang-format clang-tidy clang libclang-rt-14-dev
   iproute2 tshark
+  strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-standard-plugins
+  tcpdump ethtool
 )
 
 missing=()
