@@ -148,7 +148,6 @@ struct Shard {
   std::unordered_set<SaId> peer_req;   // old SAs the peer asked to rekey
   std::vector<SaId> entered;           // SAs that entered rekeying (checked after Poll)
   std::vector<std::vector<SaId>> live; // local selector index -> live (active / rekeying) SAs
-  std::vector<std::uint8_t> dup_open;  // local selector index: duplicate incident open
   std::uint64_t rekeys_base = 0;       // stats of schedulers replaced by a reboot
   std::uint64_t collisions_base = 0;
 };
@@ -174,6 +173,7 @@ struct Selector {
   bool outage = false;    // planned outage (peer reboot): not counted as lost
   bool incident = false;  // currently unserved and counted
   bool recovery_armed = false;
+  bool dup_open = false;  // duplicate incident counted
   std::uint8_t hw_flows = 0;  // flows served in hardware at both ends
 };
 
@@ -460,7 +460,6 @@ Status Sim::BuildShard(int side, std::uint32_t k) {
   sh.out_flow.assign(dev_slots, kNoFlow);
   sh.in_flow.assign(dev_slots, kNoFlow);
   sh.live.assign(shard_sas_[k], {});
-  sh.dup_open.assign(shard_sas_[k], 0);
   sh.started.clear();
   sh.peer_req.clear();
   sh.entered.clear();
@@ -608,13 +607,15 @@ void Sim::OnSaEvent(int side, std::uint32_t shard, const sdk::SaEvent& e) {
   const bool is_live = e.to == SaState::kActive || e.to == SaState::kRekeying;
   if (!was_live && is_live) {
     live.push_back(e.sa);
-    if (live.size() >= 2 && sh.dup_open[LocalOf(sel)] == 0) {
+    if (live.size() >= 2 && !sels_[sel].dup_open) {
       PushTimer(TimerKind::kDupCheck, now_ + Seconds(p_.drain_s + 2 * p_.rtt_s + 1.0), side, shard,
                 sel);
     }
   } else if (was_live && !is_live) {
     live.erase(std::remove(live.begin(), live.end(), e.sa), live.end());
-    if (live.size() < 2) sh.dup_open[LocalOf(sel)] = 0;
+    if (live.size() < 2 && shards_[1 - side][shard].live[LocalOf(sel)].size() < 2) {
+      sels_[sel].dup_open = false;
+    }
   }
   if (e.to == SaState::kRekeying && e.from == SaState::kActive) {
     if (in_request_ && side == req_side_) {
@@ -953,7 +954,9 @@ Result<SimResult> Sim::Run(const std::function<void(double)>& progress) {
     }
     // 2. Creations due.
     while (next_creation_ < creations_.size() && creations_[next_creation_].first <= now_) {
-      CreatePair(creations_[next_creation_].second);
+      const std::uint32_t sel = creations_[next_creation_].second;
+      CreatePair(sel);
+      if (sel < p_.duplicate_selectors) CreatePair(sel);  // fault injection: a second pair
       ++next_creation_;
     }
     // 3. Scenario events.
@@ -995,8 +998,8 @@ Result<SimResult> Sim::Run(const std::function<void(double)>& progress) {
         case TimerKind::kDupCheck: {
           const auto sel = static_cast<std::uint32_t>(t.a);
           Shard& sh = shards_[t.side][t.shard];
-          if (sh.live[LocalOf(sel)].size() >= 2 && sh.dup_open[LocalOf(sel)] == 0) {
-            sh.dup_open[LocalOf(sel)] = 1;
+          if (sh.live[LocalOf(sel)].size() >= 2 && !sels_[sel].dup_open) {
+            sels_[sel].dup_open = true;
             ++duplicates_;
           }
           break;

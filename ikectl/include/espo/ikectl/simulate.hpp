@@ -53,6 +53,9 @@ struct SimParams {
   double retry_s = 15.0;         // a rekey refused for lack of slots is retried after this + U(0, 10 s)
   double recover_s = 30.0;       // a selector without SA is re-created after this
   std::uint32_t max_device_slots = 32768;  // per engine (CAP_SLOTS is 16 bits): shards beyond
+  // Fault injection (tests): the first N selectors are created twice at their creation time (both
+  // peers initiated the Child SA, nobody deletes the extra pair) -> N duplicate SAs.
+  std::uint32_t duplicate_selectors = 0;
   std::uint32_t threads = 0;     // 0 = hardware concurrency
   std::uint32_t plot_points = 480;
 };
