@@ -260,6 +260,9 @@ class Sim {
   Status Setup();
   Status BuildShard(int side, std::uint32_t k);
   sdk::LifetimePolicyConfig PolicyConfig() const;
+  // D of SPEC 9.4: from the initiator's allocation to the responder's old inbound leaving
+  // (request, response, Delete, drain), plus the event-time grid.
+  double Overlap() const { return 2.0 * p_.rtt_s + p_.drain_s + 2.0 * p_.quantum_s; }
   std::uint32_t ShardOf(std::uint32_t sel) const { return sel % nshards_; }
   std::uint32_t LocalOf(std::uint32_t sel) const { return sel / nshards_; }
 
@@ -448,10 +451,11 @@ Status Sim::BuildShard(int side, std::uint32_t k) {
                    : side == kA ? sdk::RekeyDesignation::kRekeyer
                                 : sdk::RekeyDesignation::kOther;
   if (policy_ == SimPolicy::kController) {
-    const double d = p_.rtt_s + p_.drain_s + 2 * p_.quantum_s;
+    // SPEC 9.4 pacing: a started rekey holds an extra slot for about D, so at most H / D starts
+    // per second (token bucket of burst 1: at most 1 + r * D starts in any window D).
     ro.max_concurrent = std::max<std::uint32_t>(1, headroom_);
-    ro.rate_per_second = std::max(1.0, static_cast<double>(headroom_) / d);
-    ro.burst = std::max(1.0, static_cast<double>(headroom_) / 2.0);
+    ro.rate_per_second = std::max(0.5, (static_cast<double>(headroom_) - 1.0) / Overlap());
+    ro.burst = 1.0;
   } else {
     ro.max_concurrent = 0;  // daemons without a controller start every due rekey
   }
@@ -484,7 +488,7 @@ Status Sim::Setup() {
     // SPEC 9.4: D = overlap, W = the count-based fuzz window (5 % of T), B = the rekeyer's slack
     // before the other peer's window starts ((x_r - x_i - 0.05) T = 5 % of T).
     const double t = p_.lifetime_hours * 3600.0;
-    const double d = p_.rtt_s + p_.drain_s + 2 * p_.quantum_s;
+    const double d = Overlap();
     const std::uint32_t want = sdk::RecommendedHeadroom(shard_sas_[0], d, 0.05 * t, 0.05 * t);
     const std::uint32_t spare = shard_slots_[0] > shard_sas_[0] ? shard_slots_[0] - shard_sas_[0] : 0;
     headroom_ = std::min(want, spare);

@@ -154,7 +154,7 @@ TEST(CountingDevice, BulkEqualsSinglePackets) {
 SimParams Small(std::uint64_t seed) {
   SimParams p;
   p.sas = 200;
-  p.slots = 210;  // 95 % full
+  p.slots = 220;  // 91 % full: with M = 200 the sqrt(E) term of SPEC 9.4 needs ~14 spare slots
   p.hours = 1.0;
   p.lifetime_hours = 0.5;
   p.seed = seed;

@@ -39,7 +39,7 @@ struct SimParams {
   std::vector<SimPolicy> policies{SimPolicy::kNone, SimPolicy::kStrongswan, SimPolicy::kLibreswan,
                                   SimPolicy::kCountBased, SimPolicy::kController};
   // Study model (docs/SIMULATE.md "Model"); the defaults are the ones the documented runs use.
-  double lifetime_hours = 4.0;   // hard time lifetime T of every policy
+  double lifetime_hours = 8.0;   // hard time lifetime T of every policy
   double rtt_s = 0.1;            // IKE round trip (one way = rtt / 2)
   double drain_s = 2.0;          // old inbound SA kept after the switch
   double quantum_s = 0.01;       // event times are rounded up to this grid
