@@ -18,10 +18,10 @@
 // (ceil(aad/16) + ceil(text/16), +1 without AAD) summed over messages.
 
 #include <chrono>
-#include <ctime>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <random>
 #include <string>
 #include <vector>
@@ -107,8 +107,8 @@ int main(int argc, char** argv) {
   constexpr std::size_t kTargetBytes = 4U << 20U;  // payload per row
   std::vector<Row> rows;
   for (std::size_t aad : {std::size_t{8}, std::size_t{0}}) {
-    for (std::size_t size : {std::size_t{64}, std::size_t{576}, std::size_t{1500},
-                             std::size_t{9000}}) {
+    for (std::size_t size :
+         {std::size_t{64}, std::size_t{576}, std::size_t{1500}, std::size_t{9000}}) {
       Row row;
       row.size = size;
       row.aad = aad;
@@ -123,11 +123,10 @@ int main(int argc, char** argv) {
         "moved_B_per_cycle,sim_cycles_per_s,sim_cycles_per_cpu_s\n");
   } else {
     std::printf("gcm_core, back-to-back encrypt, every message a new random key (AES-128/256)\n");
-    std::printf("%8s %4s %9s %10s %10s %10s %7s %10s %12s %12s\n", "payload", "aad",
-                "messages", "cycles", "ideal", "payload", "frac", "moved", "sim (wall)",
-                "sim (CPU)");
-    std::printf("%8s %4s %9s %10s %10s %10s %7s %10s %12s %12s\n", "B", "B", "", "", "",
-                "B/cycle", "of 16", "B/cycle", "cycles/s", "cycles/s");
+    std::printf("%8s %4s %9s %10s %10s %10s %7s %10s %12s %12s\n", "payload", "aad", "messages",
+                "cycles", "ideal", "payload", "frac", "moved", "sim (wall)", "sim (CPU)");
+    std::printf("%8s %4s %9s %10s %10s %10s %7s %10s %12s %12s\n", "B", "B", "", "", "", "B/cycle",
+                "of 16", "B/cycle", "cycles/s", "cycles/s");
   }
   for (const Row& r : rows) {
     const double payload = static_cast<double>(r.messages * r.size) / static_cast<double>(r.cycles);
@@ -142,8 +141,9 @@ int main(int argc, char** argv) {
                   payload, payload / 16.0, moved, speed, cpu_speed);
     } else {
       std::printf("%8zu %4zu %9zu %10llu %10llu %10.3f %7.3f %10.3f %12.3e %12.3e\n", r.size, r.aad,
-                  r.messages, static_cast<unsigned long long>(r.cycles),  // NOLINT(google-runtime-int)
-                  static_cast<unsigned long long>(r.ideal),               // NOLINT(google-runtime-int)
+                  r.messages,
+                  static_cast<unsigned long long>(r.cycles),  // NOLINT(google-runtime-int)
+                  static_cast<unsigned long long>(r.ideal),   // NOLINT(google-runtime-int)
                   payload, payload / 16.0, moved, speed, cpu_speed);
     }
   }

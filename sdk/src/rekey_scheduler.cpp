@@ -138,8 +138,10 @@ void RekeyScheduler::Queue(SaId id) {
 
 Status RekeyScheduler::RequestRekey(SaId id) {
   if (manager_.StateOf(id) != SaState::kActive) {
-    return MakeError(Errc::kInvalidArgument, SaName(id) + ": only an active SA can be rekeyed, "
-                                             "state " + std::string(ToString(manager_.StateOf(id))));
+    return MakeError(Errc::kInvalidArgument, SaName(id) +
+                                                 ": only an active SA can be rekeyed, "
+                                                 "state " +
+                                                 std::string(ToString(manager_.StateOf(id))));
   }
   Queue(id);
   return Ok();
@@ -156,8 +158,8 @@ Status RekeyScheduler::StartOne(SaId old_sa) {
   ++stats_.rekeys_started;
   ++stats_.in_flight;
   stats_.max_in_flight = std::max(stats_.max_in_flight, stats_.in_flight);
-  handler_.StartRekey(RekeyRequest{old_sa, old_info.inbound_spi, new_sa, new_info.inbound_spi,
-                                   spec->selector});
+  handler_.StartRekey(
+      RekeyRequest{old_sa, old_info.inbound_spi, new_sa, new_info.inbound_spi, spec->selector});
   return Ok();
 }
 
@@ -209,19 +211,20 @@ Result<std::uint32_t> RekeyScheduler::OnRekeyRequest(std::uint32_t rekey_spi,
   }
   OldState& old = rekeying_[old_sa];
   if (old.peer_new != kNoSa) {
-    return MakeError(Errc::kExists, "rekey request: " + SaName(old_sa) +
-                                        " is already being rekeyed by the peer");
+    return MakeError(Errc::kExists,
+                     "rekey request: " + SaName(old_sa) + " is already being rekeyed by the peer");
   }
   const ChildSaSpec* spec = manager_.SpecOf(old_sa);
   ESPO_ASSIGN_OR_RETURN(SaId new_sa, manager_.Allocate(*spec, SlotClass::kRekey));
   SaLifetime in_life;
   SaLifetime out_life;
-  const CountLimits in_limits = LimitsFor(SaDirection::kInbound, ExchangeRole::kResponder, &in_life);
+  const CountLimits in_limits =
+      LimitsFor(SaDirection::kInbound, ExchangeRole::kResponder, &in_life);
   const CountLimits out_limits =
       LimitsFor(SaDirection::kOutbound, ExchangeRole::kResponder, &out_life);
   ESPO_RETURN_IF_ERROR(manager_.InstallInbound(new_sa, std::move(keys.inbound), in_limits));
-  if (auto st2 = manager_.PrepareOutbound(new_sa, peer_new_spi, std::move(keys.outbound),
-                                          out_limits);
+  if (auto st2 =
+          manager_.PrepareOutbound(new_sa, peer_new_spi, std::move(keys.outbound), out_limits);
       !st2) {
     (void)manager_.Remove(new_sa);
     return tl::unexpected(st2.error());
@@ -397,7 +400,8 @@ Status RekeyScheduler::Poll() {
         if (!st && first_error) first_error = st;
         break;
       }
-      default: break;
+      default:
+        break;
     }
   }
   const TimePoint now = clock_.Now();
@@ -421,10 +425,9 @@ std::optional<TimePoint> RekeyScheduler::NextDeadline() const {
     next = deadlines_.begin()->first;
   }
   if (!queue_.empty() && options_.rate_per_second > 0.0) {
-    const TimePoint t = last_refill_ + std::chrono::duration_cast<Duration>(
-                                           std::chrono::duration<double>(
-                                               (1.0 - std::min(tokens_, 1.0)) /
-                                               options_.rate_per_second));
+    const TimePoint t =
+        last_refill_ + std::chrono::duration_cast<Duration>(std::chrono::duration<double>(
+                           (1.0 - std::min(tokens_, 1.0)) / options_.rate_per_second));
     if (!next || t < *next) next = t;
   }
   return next;
@@ -449,8 +452,7 @@ Result<GroupId> RekeyScheduler::RegisterGroup(const GroupSpec& spec) {
   }
   for (std::uint32_t m = 0; m < spec.members; ++m) {
     if (selector_group_.count(spec.base.selector + m) != 0) {
-      return MakeError(Errc::kExists, "group: selector " +
-                                          std::to_string(spec.base.selector + m) +
+      return MakeError(Errc::kExists, "group: selector " + std::to_string(spec.base.selector + m) +
                                           " already belongs to a group");
     }
   }
@@ -518,9 +520,9 @@ class LoopbackIke::Impl {
   struct Message {
     Type type = Type::kRequest;
     bool to_b = true;
-    std::uint32_t rekey_spi = 0;   // request
-    std::uint32_t spi = 0;         // request: initiator's new SPI; response: responder's; delete
-    SaId initiator_new = kNoSa;    // request / response / failure
+    std::uint32_t rekey_spi = 0;  // request
+    std::uint32_t spi = 0;        // request: initiator's new SPI; response: responder's; delete
+    SaId initiator_new = kNoSa;   // request / response / failure
     ExchangeNonces nonces;
     std::size_t key_bytes = 16;
   };
@@ -575,9 +577,9 @@ class LoopbackIke::Impl {
 
   // Keys for the side that played `role` in the exchange with `nonces`.
   Result<ChildKeys> Keys(const ExchangeNonces& nonces, std::size_t key_bytes, ExchangeRole role) {
-    ESPO_ASSIGN_OR_RETURN(ChildSaKeys k, DeriveChildSaKeys(PrfAlgorithm::kHmacSha256, sk_d,
-                                                           nonces.ni, nonces.nr, std::nullopt,
-                                                           key_bytes));
+    ESPO_ASSIGN_OR_RETURN(ChildSaKeys k,
+                          DeriveChildSaKeys(PrfAlgorithm::kHmacSha256, sk_d, nonces.ni, nonces.nr,
+                                            std::nullopt, key_bytes));
     ChildKeys out;
     if (role == ExchangeRole::kInitiator) {
       out.outbound = std::move(k.initiator_to_responder);
@@ -595,7 +597,8 @@ class LoopbackIke::Impl {
     switch (m.type) {
       case Type::kRequest: {
         m.nonces.nr = Nonce();
-        ESPO_ASSIGN_OR_RETURN(ChildKeys keys, Keys(m.nonces, m.key_bytes, ExchangeRole::kResponder));
+        ESPO_ASSIGN_OR_RETURN(ChildKeys keys,
+                              Keys(m.nonces, m.key_bytes, ExchangeRole::kResponder));
         auto spi = to.OnRekeyRequest(m.rekey_spi, m.spi, m.nonces, std::move(keys));
         Message reply;
         reply.to_b = to_a;  // back to the initiator
@@ -614,11 +617,14 @@ class LoopbackIke::Impl {
         return Ok();
       }
       case Type::kResponse: {
-        ESPO_ASSIGN_OR_RETURN(ChildKeys keys, Keys(m.nonces, m.key_bytes, ExchangeRole::kInitiator));
+        ESPO_ASSIGN_OR_RETURN(ChildKeys keys,
+                              Keys(m.nonces, m.key_bytes, ExchangeRole::kInitiator));
         return to.OnRekeyResponse(m.initiator_new, m.spi, m.nonces, std::move(keys));
       }
-      case Type::kFailure: return to.OnRekeyFailed(m.initiator_new);
-      case Type::kDelete: return to.OnDelete(m.spi);
+      case Type::kFailure:
+        return to.OnRekeyFailed(m.initiator_new);
+      case Type::kDelete:
+        return to.OnDelete(m.spi);
     }
     return Ok();
   }
@@ -678,7 +684,8 @@ Result<std::pair<SaId, SaId>> LoopbackIke::CreateChildSa(const ChildSaSpec& spec
   if (!keys_a) return fail(keys_a.error());
   auto keys_b = impl_->Keys(nonces, spec_a.key_bytes, ExchangeRole::kResponder);
   if (!keys_b) return fail(keys_b.error());
-  if (auto st = b.CompleteChildSa(*id_b, spi_a, std::move(*keys_b), ExchangeRole::kResponder); !st) {
+  if (auto st = b.CompleteChildSa(*id_b, spi_a, std::move(*keys_b), ExchangeRole::kResponder);
+      !st) {
     return fail(st.error());
   }
   if (auto st = a.CompleteChildSa(id_a, spi_b, std::move(*keys_a), ExchangeRole::kInitiator); !st) {

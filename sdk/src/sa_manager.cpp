@@ -13,32 +13,46 @@ using driver::PacketStatus;
 
 std::string_view ToString(SaState state) {
   switch (state) {
-    case SaState::kLarval: return "larval";
-    case SaState::kActive: return "active";
-    case SaState::kRekeying: return "rekeying";
-    case SaState::kDraining: return "draining";
-    case SaState::kGone: return "gone";
+    case SaState::kLarval:
+      return "larval";
+    case SaState::kActive:
+      return "active";
+    case SaState::kRekeying:
+      return "rekeying";
+    case SaState::kDraining:
+      return "draining";
+    case SaState::kGone:
+      return "gone";
   }
   return "?";
 }
 
 std::string_view ToString(Placement placement) {
   switch (placement) {
-    case Placement::kNone: return "none";
-    case Placement::kHardware: return "hardware";
-    case Placement::kSoftware: return "software";
+    case Placement::kNone:
+      return "none";
+    case Placement::kHardware:
+      return "hardware";
+    case Placement::kSoftware:
+      return "software";
   }
   return "?";
 }
 
 std::string_view ToString(SaEventKind kind) {
   switch (kind) {
-    case SaEventKind::kSoft: return "soft";
-    case SaEventKind::kHard: return "hard";
-    case SaEventKind::kSeqOverflow: return "seq-overflow";
-    case SaEventKind::kStateChange: return "state";
-    case SaEventKind::kFallback: return "fallback";
-    case SaEventKind::kMigrated: return "migrated";
+    case SaEventKind::kSoft:
+      return "soft";
+    case SaEventKind::kHard:
+      return "hard";
+    case SaEventKind::kSeqOverflow:
+      return "seq-overflow";
+    case SaEventKind::kStateChange:
+      return "state";
+    case SaEventKind::kFallback:
+      return "fallback";
+    case SaEventKind::kMigrated:
+      return "migrated";
   }
   return "?";
 }
@@ -59,7 +73,8 @@ driver::SaLimits Remaining(const CountLimits& c, std::uint64_t packets, std::uin
     return limit > used ? limit - used : 0;
   };
   driver::SaLimits l;
-  l.hard_packets = c.hard_packets == 0 ? 0 : std::max<std::uint64_t>(1, rest(c.hard_packets, packets));
+  l.hard_packets =
+      c.hard_packets == 0 ? 0 : std::max<std::uint64_t>(1, rest(c.hard_packets, packets));
   l.hard_bytes = c.hard_bytes == 0 ? 0 : std::max<std::uint64_t>(1, rest(c.hard_bytes, bytes));
   l.soft_packets = rest(c.soft_packets, packets);
   l.soft_bytes = rest(c.soft_bytes, bytes);
@@ -71,16 +86,24 @@ driver::SaLimits Remaining(const CountLimits& c, std::uint64_t packets, std::uin
 PacketStatus ToStatus(const driver::EspInboundResult& r) {
   switch (r.verdict) {
     case driver::InboundVerdict::kAccept:
-    case driver::InboundVerdict::kDiscardDummy: return PacketStatus::kOk;
-    case driver::InboundVerdict::kNotEsp: return PacketStatus::kNotEsp;
-    case driver::InboundVerdict::kDrop: break;
+    case driver::InboundVerdict::kDiscardDummy:
+      return PacketStatus::kOk;
+    case driver::InboundVerdict::kNotEsp:
+      return PacketStatus::kNotEsp;
+    case driver::InboundVerdict::kDrop:
+      break;
   }
   switch (r.drop) {
-    case driver::DropReason::kAuth: return PacketStatus::kAuth;
-    case driver::DropReason::kReplay: return PacketStatus::kReplay;
-    case driver::DropReason::kNoSa: return PacketStatus::kNoSa;
-    case driver::DropReason::kMalformed: return PacketStatus::kMalformed;
-    case driver::DropReason::kLifetime: return PacketStatus::kLifetime;
+    case driver::DropReason::kAuth:
+      return PacketStatus::kAuth;
+    case driver::DropReason::kReplay:
+      return PacketStatus::kReplay;
+    case driver::DropReason::kNoSa:
+      return PacketStatus::kNoSa;
+    case driver::DropReason::kMalformed:
+      return PacketStatus::kMalformed;
+    case driver::DropReason::kLifetime:
+      return PacketStatus::kLifetime;
   }
   return PacketStatus::kMalformed;
 }
@@ -209,7 +232,8 @@ std::uint32_t SaManager::DrawSpi(std::uint32_t slot_index) {
   // part has 2^(32 - bits) - 1 >= 131071 values, so rejection ends quickly.
   const std::uint32_t bits = spi_slot_bits_;
   const std::uint64_t high_max = (std::uint64_t{1} << (32U - bits)) - 1;
-  const std::uint64_t high_min = std::max<std::uint64_t>(1, (kMinSpi + device_in_slots_ - 1) >> bits);
+  const std::uint64_t high_min =
+      std::max<std::uint64_t>(1, (kMinSpi + device_in_slots_ - 1) >> bits);
   for (;;) {
     const std::uint64_t high = rng_.Uniform(high_min, high_max);
     const auto spi = static_cast<std::uint32_t>((high << bits) | slot_index);
@@ -242,8 +266,8 @@ Result<SaId> SaManager::Allocate(const ChildSaSpec& spec, SlotClass cls) {
                                              std::to_string(options_.headroom_in) + ")");
     }
     r.in_sw_reserved = true;
-    const auto target =
-        static_cast<std::uint32_t>(rng_.Uniform(0, static_cast<std::uint64_t>(stats_.in_slots) - 1));
+    const auto target = static_cast<std::uint32_t>(
+        rng_.Uniform(0, static_cast<std::uint64_t>(stats_.in_slots) - 1));
     r.in_spi = DrawSpi(target);
   }
   by_in_spi_.emplace(r.in_spi, r.id);
@@ -358,7 +382,8 @@ Status SaManager::InstallOutboundSide(Record& r, SlotClass cls) {
 Status SaManager::ActivateOutbound(SaId id, SlotClass cls) {
   Record* r = Find(id);
   if (r == nullptr) return MakeError(Errc::kNotFound, SaName(id) + ": no such SA");
-  if (!r->prepared) return MakeError(Errc::kInvalidArgument, SaName(id) + ": outbound not prepared");
+  if (!r->prepared)
+    return MakeError(Errc::kInvalidArgument, SaName(id) + ": outbound not prepared");
   if (r->in_place == Placement::kNone || r->state != SaState::kLarval) {
     return MakeError(Errc::kInvalidArgument,
                      SaName(id) + ": activate needs a larval SA with its inbound side installed");
@@ -395,9 +420,9 @@ Status SaManager::SetRekeying(SaId id, bool rekeying) {
   } else if (!rekeying && r->state == SaState::kRekeying) {
     SetState(*r, SaState::kActive);
   } else if (r->state != (rekeying ? SaState::kRekeying : SaState::kActive)) {
-    return MakeError(Errc::kInvalidArgument, SaName(id) + ": cannot set rekeying=" +
-                                                 (rekeying ? "true" : "false") + " in state " +
-                                                 std::string(ToString(r->state)));
+    return MakeError(Errc::kInvalidArgument,
+                     SaName(id) + ": cannot set rekeying=" + (rekeying ? "true" : "false") +
+                         " in state " + std::string(ToString(r->state)));
   }
   return Ok();
 }
@@ -624,9 +649,10 @@ Result<std::vector<SaEvent>> SaManager::CollectEvents() {
   for (const SoftwareEvent& sw : software_.DrainEvents()) {
     Record* r = Find(sw.key / 2);
     if (r == nullptr) continue;
-    const SaEventKind kind = sw.event.kind == driver::EventKind::kSoft   ? SaEventKind::kSoft
-                             : sw.event.kind == driver::EventKind::kHard ? SaEventKind::kHard
-                                                                         : SaEventKind::kSeqOverflow;
+    const SaEventKind kind = sw.event.kind == driver::EventKind::kSoft ? SaEventKind::kSoft
+                             : sw.event.kind == driver::EventKind::kHard
+                                 ? SaEventKind::kHard
+                                 : SaEventKind::kSeqOverflow;
     SaEvent e = MakeEvent(kind, *r, sw.event.dir);
     e.software = true;
     e.packets = sw.event.packets;

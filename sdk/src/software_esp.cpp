@@ -24,8 +24,7 @@ Status SoftwareEsp::Add(SoftwareSaKey key, driver::SaConfig sa, std::uint64_t pa
   }
   const bool in = sa.dir == Direction::kIn;
   ESPO_ASSIGN_OR_RETURN(driver::ReplayWindow window,
-                        driver::ReplayWindow::Create(in ? sa.replay_window : 0,
-                                                     in ? sa.esn : false,
+                        driver::ReplayWindow::Create(in ? sa.replay_window : 0, in ? sa.esn : false,
                                                      in ? sa.replay_seq : 0));
   SoftwareSaState state;
   state.dir = sa.dir;
@@ -114,7 +113,8 @@ Result<SoftwareTxResult> SoftwareEsp::Encapsulate(SoftwareSaKey key, ByteSpan in
   opt.ipv4_id = e.state.ipv4_id;
   auto packet = driver::EspEncapsulate(e.sa, seq, inner_ip_packet, opt);
   if (!packet) {
-    if (packet.error().code == Errc::kParse) return SoftwareTxResult{PacketStatus::kMalformed, 0, {}};
+    if (packet.error().code == Errc::kParse)
+      return SoftwareTxResult{PacketStatus::kMalformed, 0, {}};
     return MakeError(packet.error().code, KeyName(key) + ": " + packet.error().message);
   }
   e.state.seq = seq;  // consumed only when a packet was produced
@@ -134,7 +134,7 @@ Result<SoftwareTxResult> SoftwareEsp::Encapsulate(SoftwareSaKey key, ByteSpan in
 }
 
 Result<driver::EspInboundResult> SoftwareEsp::Decapsulate(SoftwareSaKey key,
-                                                           ByteSpan outer_packet) {
+                                                          ByteSpan outer_packet) {
   auto it = sas_.find(key);
   driver::EspInboundResult r;
   if (it == sas_.end()) {

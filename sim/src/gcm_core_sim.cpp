@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "Vgcm_core.h"
+
 #include "espo/sim/clocked_model.hpp"
 
 namespace espo::sim {
@@ -57,8 +58,8 @@ void AppendPart(ByteSpan part, std::vector<Beat>& beats) {
 Status Validate(const GcmJob& job, std::size_t index) {
   const std::string where = "job " + std::to_string(index) + ": ";
   if (job.key.size() != 16 && job.key.size() != 32) {
-    return MakeError(Errc::kInvalidArgument, where + "key: expected 16 or 32 bytes, got " +
-                                                 std::to_string(job.key.size()));
+    return MakeError(Errc::kInvalidArgument,
+                     where + "key: expected 16 or 32 bytes, got " + std::to_string(job.key.size()));
   }
   if (job.hash_key) return Ok();
   if (job.iv.size() != 12) {
@@ -70,12 +71,12 @@ Status Validate(const GcmJob& job, std::size_t index) {
                                                  std::to_string(job.hkey.size()));
   }
   if (job.aad.size() > kMaxLen) {
-    return MakeError(Errc::kInvalidArgument, where + "aad: at most 65535 bytes, got " +
-                                                 std::to_string(job.aad.size()));
+    return MakeError(Errc::kInvalidArgument,
+                     where + "aad: at most 65535 bytes, got " + std::to_string(job.aad.size()));
   }
   if (job.text.size() > kMaxLen) {
-    return MakeError(Errc::kInvalidArgument, where + "text: at most 65535 bytes, got " +
-                                                 std::to_string(job.text.size()));
+    return MakeError(Errc::kInvalidArgument,
+                     where + "text: at most 65535 bytes, got " + std::to_string(job.text.size()));
   }
   if (job.decrypt && (job.expected_tag.size() < 4 || job.expected_tag.size() > 16)) {
     return MakeError(Errc::kInvalidArgument, where + "expected_tag: expected 4..16 bytes, got " +
@@ -162,9 +163,8 @@ struct GcmCoreSim::Impl {
     // may leave before the last text beats of its message when m_axis is stalled).
     while (tag_i < jobs.size() || out_job < jobs.size()) {
       if (dut.cycle() - last_progress > kStallLimit) {
-        return MakeError(Errc::kDevice, "gcm_core: no progress for " +
-                                            std::to_string(kStallLimit) + " cycles (tags " +
-                                            std::to_string(tag_i) + "/" +
+        return MakeError(Errc::kDevice, "gcm_core: no progress for " + std::to_string(kStallLimit) +
+                                            " cycles (tags " + std::to_string(tag_i) + "/" +
                                             std::to_string(jobs.size()) + ", text of job " +
                                             std::to_string(out_job) + ")");
       }
@@ -224,9 +224,8 @@ struct GcmCoreSim::Impl {
         const std::size_t n = std::min(kBeatBytes, job.text.size() - off);
         const bool want_last = out_job_beat + 1 == text_beats[out_job];
         if (seen.keep != static_cast<std::uint16_t>((1U << n) - 1U) || seen.last != want_last) {
-          return MakeError(Errc::kDevice, "gcm_core: job " + std::to_string(out_job) +
-                                              " beat " + std::to_string(out_job_beat) +
-                                              ": bad tkeep/tlast");
+          return MakeError(Errc::kDevice, "gcm_core: job " + std::to_string(out_job) + " beat " +
+                                              std::to_string(out_job_beat) + ": bad tkeep/tlast");
         }
         for (std::size_t i = 0; i < n; ++i) out[out_job].text.push_back(WideByte(seen.words, i));
         ++out_job_beat;

@@ -14,10 +14,11 @@
 #include <gtest/gtest.h>
 
 #include "Vaes_pipeline.h"
+#include "test_seed.hpp"
+
 #include "espo/driver/bytes.hpp"
 #include "espo/driver/gcm_reference.hpp"
 #include "espo/sim/clocked_model.hpp"
-#include "test_seed.hpp"
 
 namespace espo::sim {
 namespace {
@@ -76,9 +77,12 @@ TEST_F(AesPipelineTest, MatchesFips197AppendixCBackToBack) {
   b.block = a.block;
   int seen = 0;
   for (int cycle = 0; cycle < kLatency + 4; ++cycle) {
-    if (cycle == 0) Drive(a, true);
-    else if (cycle == 1) Drive(b, true);
-    else dut_->valid_i = 0;
+    if (cycle == 0)
+      Drive(a, true);
+    else if (cycle == 1)
+      Drive(b, true);
+    else
+      dut_->valid_i = 0;
     dut_.Settle();
     if (dut_->valid_o != 0) {
       if (seen == 0) {
@@ -131,8 +135,7 @@ TEST_P(AesPipelineRandomTest, MatchesOpensslEcbWithMixedKeysAndStalls) {
       ASSERT_TRUE(ref.has_value());
       ASSERT_EQ(dut_->side_o, want.side) << "order";
       ASSERT_EQ(GetBe(dut_->block_o), *ref)
-          << "block " << received << " AES-" << want.key.size() * 8 << " key "
-          << ToHex(want.key);
+          << "block " << received << " AES-" << want.key.size() * 8 << " key " << ToHex(want.key);
       in_flight.pop_front();
       ++received;
     }

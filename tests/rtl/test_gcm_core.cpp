@@ -14,10 +14,11 @@
 
 #include <gtest/gtest.h>
 
-#include "espo/driver/gcm_reference.hpp"
-#include "espo/sim/gcm_core_sim.hpp"
 #include "test_seed.hpp"
 #include "vectors.hpp"
+
+#include "espo/driver/gcm_reference.hpp"
+#include "espo/sim/gcm_core_sim.hpp"
 
 namespace espo::sim {
 namespace {
@@ -61,7 +62,8 @@ Case RandomCase(std::mt19937_64& rng, std::size_t max_aad, std::size_t max_text)
   if (c.job.decrypt) {
     c.job.text = sealed->ciphertext;
     const std::size_t k = 4 + rng() % 13;
-    c.job.expected_tag.assign(sealed->tag.begin(), sealed->tag.begin() + static_cast<std::ptrdiff_t>(k));
+    c.job.expected_tag.assign(sealed->tag.begin(),
+                              sealed->tag.begin() + static_cast<std::ptrdiff_t>(k));
     c.want_text = pt;
     c.want_ok = true;
   } else {
@@ -76,15 +78,15 @@ void CheckOutcomes(const std::vector<Case>& cases, const std::vector<GcmOutcome>
   int failures = 0;
   for (std::size_t i = 0; i < cases.size() && failures < 10; ++i) {
     const Case& c = cases[i];
-    const bool good = got[i].text == c.want_text && got[i].tag == c.want_tag &&
-                      got[i].tag_ok == c.want_ok;
+    const bool good =
+        got[i].text == c.want_text && got[i].tag == c.want_tag && got[i].tag_ok == c.want_ok;
     if (!good) {
       ++failures;
-      ADD_FAILURE() << "message " << i << (c.job.decrypt ? " decrypt" : " encrypt")
-                    << " key " << c.job.key.size() * 8 << " aad " << c.job.aad.size() << " text "
+      ADD_FAILURE() << "message " << i << (c.job.decrypt ? " decrypt" : " encrypt") << " key "
+                    << c.job.key.size() * 8 << " aad " << c.job.aad.size() << " text "
                     << c.job.text.size() << ": text " << (got[i].text == c.want_text ? "ok" : "BAD")
-                    << ", tag " << ToHex(got[i].tag) << " want " << ToHex(c.want_tag)
-                    << ", tag_ok " << got[i].tag_ok << " want " << c.want_ok;
+                    << ", tag " << ToHex(got[i].tag) << " want " << ToHex(c.want_tag) << ", tag_ok "
+                    << got[i].tag_ok << " want " << c.want_ok;
     }
   }
 }
@@ -214,8 +216,7 @@ TEST_P(GcmCoreRandomTest, MatchesOpensslOnRandomMessagesBackToBack) {
     if (HasFailure()) return;
   }
   std::cout << "[   INFO   ] " << total << " messages, " << stats.in_beats << " beats in, "
-            << stats.out_beats << " out, " << stats.cycles << " cycles for " << slots
-            << " slots\n";
+            << stats.out_beats << " out, " << stats.cycles << " cycles for " << slots << " slots\n";
   if (p_ready >= 1.0) {
     // No bubbles: one slot per cycle, plus the pipe latency once per batch.
     const std::uint64_t batches = (total + kBatch - 1) / kBatch;

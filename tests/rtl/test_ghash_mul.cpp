@@ -13,9 +13,10 @@
 #include <gtest/gtest.h>
 
 #include "Vghash_mul.h"
+#include "test_seed.hpp"
+
 #include "espo/driver/bytes.hpp"
 #include "espo/sim/clocked_model.hpp"
-#include "test_seed.hpp"
 
 namespace espo::sim {
 namespace {

@@ -9,8 +9,9 @@
 
 #include <gtest/gtest.h>
 
-#include "espo/driver/gcm_reference.hpp"
 #include "vectors.hpp"
+
+#include "espo/driver/gcm_reference.hpp"
 
 namespace espo::driver {
 namespace {

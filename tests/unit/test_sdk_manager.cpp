@@ -9,8 +9,8 @@
 #include <cstdlib>
 #include <iostream>
 #include <map>
-#include <random>
 #include <memory>
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
@@ -249,9 +249,9 @@ TEST(SoftwareEspTest, SameSequenceAndEventRulesAsHardware) {
 TEST(RekeySchedulerTest, NonceRuleDeletesTheLowest) {
   ExchangeNonces x{{5, 9}, {7, 7}};
   ExchangeNonces y{{6, 0}, {8, 1}};
-  EXPECT_TRUE(ExchangeLoses(x, y));   // 05 09 is the lowest of the four
+  EXPECT_TRUE(ExchangeLoses(x, y));  // 05 09 is the lowest of the four
   EXPECT_FALSE(ExchangeLoses(y, x));
-  EXPECT_TRUE(NonceLess({1, 2}, {1, 2, 0}));  // equal prefix: shorter is lower
+  EXPECT_TRUE(NonceLess({1, 2}, {1, 2, 0}));                   // equal prefix: shorter is lower
   EXPECT_EQ(RecommendedHeadroom(1000, 2.0, 360.0, 0.0), 15U);  // SPEC 9.4: E = 5.6, k = 4
   EXPECT_EQ(RecommendedHeadroom(1000, 2.0, 0.0, 83.0), 25U);
 }
@@ -601,7 +601,9 @@ TEST(SdkPropertyTest, RandomOperationSequences) {
           traffic.Both(t, sel, 1 + static_cast<std::uint32_t>(gen() % 8));
           break;
         }
-        case 4: t.clock().Advance(std::chrono::milliseconds(gen() % 3000)); break;
+        case 4:
+          t.clock().Advance(std::chrono::milliseconds(gen() % 3000));
+          break;
         case 5: {  // rekey from one or both ends (crossing requests)
           if (selectors.empty()) break;
           const std::uint64_t sel = selectors[gen() % selectors.size()];

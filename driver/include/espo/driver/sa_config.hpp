@@ -58,13 +58,13 @@ struct SaConfig {
   IpAddress src;
   IpAddress dst;
   Algorithm alg = Algorithm::kGcm;
-  KeyMaterial key;                 // AES key + 4-byte salt
-  std::uint8_t icv_bytes = 16;     // 8, 12 or 16
+  KeyMaterial key;              // AES key + 4-byte salt
+  std::uint8_t icv_bytes = 16;  // 8, 12 or 16
   bool esn = false;
-  std::uint64_t oseq = 0;          // out: last sequence number used; first packet carries oseq+1
+  std::uint64_t oseq = 0;            // out: last sequence number used; first packet carries oseq+1
   std::uint32_t replay_window = 64;  // in: packets; 0 = no replay check (only without ESN)
-  std::uint64_t replay_seq = 0;    // in: highest sequence number already received
-  std::optional<UdpEncap> encap;   // RFC 3948 UDP encapsulation
+  std::uint64_t replay_seq = 0;      // in: highest sequence number already received
+  std::optional<UdpEncap> encap;     // RFC 3948 UDP encapsulation
   SaLimits limits;
 
   SaConfig Clone() const;

@@ -107,7 +107,7 @@ struct GroupCounters {
   std::uint64_t in_bytes = 0;
   std::uint64_t out_packets = 0;
   std::uint64_t out_bytes = 0;
-  std::uint32_t members_active = 0;   // members with a current outbound SA
+  std::uint32_t members_active = 0;    // members with a current outbound SA
   std::uint32_t members_software = 0;  // members with a direction on software
 };
 
@@ -124,26 +124,25 @@ struct RekeyOptions {
 struct RekeyStats {
   std::uint64_t soft_events = 0;
   std::uint64_t rekeys_queued = 0;
-  std::uint64_t rekeys_started = 0;      // exchanges this end initiated
-  std::uint64_t rekeys_completed = 0;    // as initiator: old SA replaced by ours
-  std::uint64_t rekeys_responded = 0;    // as responder
+  std::uint64_t rekeys_started = 0;    // exchanges this end initiated
+  std::uint64_t rekeys_completed = 0;  // as initiator: old SA replaced by ours
+  std::uint64_t rekeys_responded = 0;  // as responder
   std::uint64_t rekeys_failed = 0;
-  std::uint64_t collisions = 0;          // own exchange completed while a peer exchange existed
-  std::uint64_t collisions_lost = 0;     // our SA was the redundant one and was deleted
-  std::uint64_t redundant_deleted = 0;   // peer's redundant SAs removed on its Delete
-  std::uint64_t hard_removed = 0;        // SAs removed on hard expiry / seq overflow
-  std::uint64_t lost = 0;                // ... of which had no active replacement
+  std::uint64_t collisions = 0;         // own exchange completed while a peer exchange existed
+  std::uint64_t collisions_lost = 0;    // our SA was the redundant one and was deleted
+  std::uint64_t redundant_deleted = 0;  // peer's redundant SAs removed on its Delete
+  std::uint64_t hard_removed = 0;       // SAs removed on hard expiry / seq overflow
+  std::uint64_t lost = 0;               // ... of which had no active replacement
   std::uint32_t in_flight = 0;
   std::uint32_t max_in_flight = 0;
   std::uint64_t queued_now = 0;
-  std::uint64_t paced_waits = 0;         // Poll()s that left due rekeys queued
+  std::uint64_t paced_waits = 0;  // Poll()s that left due rekeys queued
 };
 
 class RekeyScheduler {
  public:
   // Keeps references to all arguments; they must outlive the scheduler.
-  static Result<std::unique_ptr<RekeyScheduler>> Create(SaManager& manager,
-                                                        LifetimePolicy& policy,
+  static Result<std::unique_ptr<RekeyScheduler>> Create(SaManager& manager, LifetimePolicy& policy,
                                                         RekeyHandler& handler,
                                                         const RekeyOptions& options = {});
   ~RekeyScheduler();
@@ -199,8 +198,8 @@ class RekeyScheduler {
   struct Exchange {
     SaId old_sa = kNoSa;
     ExchangeRole role = ExchangeRole::kInitiator;
-    ExchangeNonces nonces;  // responder: known at once; initiator: at response
-    bool redundant = false; // initiator: the peer's exchange replaced the old SA meanwhile
+    ExchangeNonces nonces;   // responder: known at once; initiator: at response
+    bool redundant = false;  // initiator: the peer's exchange replaced the old SA meanwhile
   };
   struct OldState {
     SaId own_new = kNoSa;   // the exchange we initiated

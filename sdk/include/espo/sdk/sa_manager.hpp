@@ -8,7 +8,8 @@
 //
 //   larval --(inbound + outbound installed)--> active --(soft)--> rekeying
 //      |                                         |                   |  (replacement active)
-//      |                                         +---- Retire() -----+--> draining --(drain)--> gone
+//      |                                         +---- Retire() -----+--> draining --(drain)-->
+//      gone
 //      +------------------------ Remove() (any state) ---------------------------------------> gone
 //
 // A Child SA is a pair (inbound + outbound) identified by an SaId (never reused) and tied to a
@@ -95,12 +96,12 @@ struct SaManagerOptions {
 };
 
 enum class SaEventKind : std::uint8_t {
-  kSoft,          // a soft limit was crossed (hardware slot or software SA)
-  kHard,          // a hard limit was crossed: the direction stopped
-  kSeqOverflow,   // the last sequence number was used: the outbound direction stopped
-  kStateChange,   // `from` -> `to`
-  kFallback,      // a direction was placed on SoftwareEsp because no slot was free
-  kMigrated,      // a direction moved from SoftwareEsp to a hardware slot
+  kSoft,         // a soft limit was crossed (hardware slot or software SA)
+  kHard,         // a hard limit was crossed: the direction stopped
+  kSeqOverflow,  // the last sequence number was used: the outbound direction stopped
+  kStateChange,  // `from` -> `to`
+  kFallback,     // a direction was placed on SoftwareEsp because no slot was free
+  kMigrated,     // a direction moved from SoftwareEsp to a hardware slot
 };
 // "soft", "hard", "seq-overflow", "state", "fallback", "migrated".
 std::string_view ToString(SaEventKind kind);
@@ -123,9 +124,9 @@ struct SaInfo {
   std::uint64_t selector = 0;
   SaState state = SaState::kLarval;
   std::uint32_t inbound_spi = 0;
-  std::uint32_t outbound_spi = 0;  // 0 until prepared / installed
-  Placement inbound = Placement::kNone;   // kNone: SPI allocated, not installed
-  Placement outbound = Placement::kNone;  // kNone: not installed (maybe prepared)
+  std::uint32_t outbound_spi = 0;             // 0 until prepared / installed
+  Placement inbound = Placement::kNone;       // kNone: SPI allocated, not installed
+  Placement outbound = Placement::kNone;      // kNone: not installed (maybe prepared)
   std::uint32_t inbound_slot = kNoSlotIndex;  // reserved or installed hardware slot
   std::uint32_t outbound_slot = kNoSlotIndex;
   bool outbound_prepared = false;
@@ -148,15 +149,15 @@ struct SaManagerStats {
   std::uint32_t out_slots = 0;
   std::uint32_t in_free = 0;
   std::uint32_t out_free = 0;
-  std::uint64_t live_sas = 0;       // not gone
-  std::uint64_t software_in = 0;    // directions currently on SoftwareEsp
+  std::uint64_t live_sas = 0;     // not gone
+  std::uint64_t software_in = 0;  // directions currently on SoftwareEsp
   std::uint64_t software_out = 0;
-  std::uint64_t fallbacks = 0;      // directions ever placed on software
-  std::uint64_t migrations = 0;     // directions ever moved back to hardware
-  std::uint64_t installs = 0;       // hardware installs
-  std::uint64_t removes = 0;        // hardware removes
+  std::uint64_t fallbacks = 0;   // directions ever placed on software
+  std::uint64_t migrations = 0;  // directions ever moved back to hardware
+  std::uint64_t installs = 0;    // hardware installs
+  std::uint64_t removes = 0;     // hardware removes
   std::uint64_t quarantined_spis = 0;
-  std::uint32_t stuck_slots = 0;    // a device remove failed: slot kept out of the free lists
+  std::uint32_t stuck_slots = 0;  // a device remove failed: slot kept out of the free lists
 };
 
 // Data path. Outbound packets name a selector; the manager picks its current SA.
@@ -166,7 +167,7 @@ struct TxPacket {
 };
 struct PacketResult {
   driver::PacketStatus status = driver::PacketStatus::kOk;
-  SaId sa = kNoSa;      // the SA that processed it (kNoSa: none found)
+  SaId sa = kNoSa;  // the SA that processed it (kNoSa: none found)
   bool software = false;
   std::uint64_t seq = 0;  // sequence number (hardware: the low 32 bits as reported)
   Bytes data;             // ESP packet (outbound) / released packet (inbound)
@@ -321,14 +322,14 @@ class SaManager {
   std::uint32_t spi_slot_bits_ = 0;
   SlotPool in_pool_;
   SlotPool out_pool_;
-  std::vector<SaId> in_owner_;   // slot -> SA (reserved or installed)
+  std::vector<SaId> in_owner_;  // slot -> SA (reserved or installed)
   std::vector<SaId> out_owner_;
   SoftwareEsp software_;
   SaId next_id_ = 1;
   std::unordered_map<SaId, Record> sas_;
   std::unordered_map<std::uint32_t, SaId> by_in_spi_;
   std::unordered_map<std::uint32_t, SaId> by_out_spi_;
-  std::unordered_map<std::uint64_t, SaId> current_;  // selector -> outbound SA
+  std::unordered_map<std::uint64_t, SaId> current_;             // selector -> outbound SA
   std::deque<std::pair<TimePoint, std::uint32_t>> quarantine_;  // FIFO: constant quarantine
   std::unordered_set<std::uint32_t> quarantine_set_;
   std::deque<std::pair<TimePoint, SaId>> drains_;  // FIFO: constant drain interval

@@ -23,8 +23,8 @@ struct GcmJob {
   Bytes iv;               // 12 bytes (ignored for hash_key)
   Bytes hkey;             // 16 bytes; empty = the wrapper computes it first with a hash_key op
   Bytes aad;
-  Bytes text;             // plaintext (encrypt) or ciphertext (decrypt)
-  Bytes expected_tag;     // decrypt: 4..16 bytes (leading bytes of the tag)
+  Bytes text;          // plaintext (encrypt) or ciphertext (decrypt)
+  Bytes expected_tag;  // decrypt: 4..16 bytes (leading bytes of the tag)
 };
 
 struct GcmOutcome {
