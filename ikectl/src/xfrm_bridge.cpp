@@ -8,9 +8,6 @@
 #include <linux/netlink.h>
 #include <linux/udp.h>
 #include <netinet/in.h>
-#include <netlink/msg.h>
-#include <netlink/netlink.h>
-#include <netlink/socket.h>
 #include <poll.h>
 #include <sys/socket.h>
 
@@ -23,6 +20,10 @@
 #include <limits>
 #include <string>
 #include <utility>
+
+#include <netlink/msg.h>
+#include <netlink/netlink.h>
+#include <netlink/socket.h>
 
 #include "espo/driver/sa_file.hpp"
 
@@ -42,42 +43,73 @@ std::string Hex32(std::uint32_t v) {
 
 std::string_view MsgName(std::uint16_t type) {
   switch (type) {
-    case XFRM_MSG_NEWSA: return "XFRM_MSG_NEWSA";
-    case XFRM_MSG_DELSA: return "XFRM_MSG_DELSA";
-    case XFRM_MSG_UPDSA: return "XFRM_MSG_UPDSA";
-    case XFRM_MSG_EXPIRE: return "XFRM_MSG_EXPIRE";
-    case XFRM_MSG_NEWPOLICY: return "XFRM_MSG_NEWPOLICY";
-    case XFRM_MSG_DELPOLICY: return "XFRM_MSG_DELPOLICY";
-    case XFRM_MSG_UPDPOLICY: return "XFRM_MSG_UPDPOLICY";
-    case XFRM_MSG_ACQUIRE: return "XFRM_MSG_ACQUIRE";
-    case XFRM_MSG_FLUSHSA: return "XFRM_MSG_FLUSHSA";
-    case XFRM_MSG_FLUSHPOLICY: return "XFRM_MSG_FLUSHPOLICY";
-    case NLMSG_ERROR: return "NLMSG_ERROR";
-    default: return "netlink message";
+    case XFRM_MSG_NEWSA:
+      return "XFRM_MSG_NEWSA";
+    case XFRM_MSG_DELSA:
+      return "XFRM_MSG_DELSA";
+    case XFRM_MSG_UPDSA:
+      return "XFRM_MSG_UPDSA";
+    case XFRM_MSG_EXPIRE:
+      return "XFRM_MSG_EXPIRE";
+    case XFRM_MSG_NEWPOLICY:
+      return "XFRM_MSG_NEWPOLICY";
+    case XFRM_MSG_DELPOLICY:
+      return "XFRM_MSG_DELPOLICY";
+    case XFRM_MSG_UPDPOLICY:
+      return "XFRM_MSG_UPDPOLICY";
+    case XFRM_MSG_ACQUIRE:
+      return "XFRM_MSG_ACQUIRE";
+    case XFRM_MSG_FLUSHSA:
+      return "XFRM_MSG_FLUSHSA";
+    case XFRM_MSG_FLUSHPOLICY:
+      return "XFRM_MSG_FLUSHPOLICY";
+    case NLMSG_ERROR:
+      return "NLMSG_ERROR";
+    default:
+      return "netlink message";
   }
 }
 
 std::string AttrName(std::uint16_t type) {
   switch (type) {
-    case XFRMA_ALG_AUTH: return "ALG_AUTH";
-    case XFRMA_ALG_CRYPT: return "ALG_CRYPT";
-    case XFRMA_ALG_COMP: return "ALG_COMP";
-    case XFRMA_ENCAP: return "ENCAP";
-    case XFRMA_TMPL: return "TMPL";
-    case XFRMA_SA: return "SA";
-    case XFRMA_POLICY: return "POLICY";
-    case XFRMA_SEC_CTX: return "SEC_CTX";
-    case XFRMA_REPLAY_VAL: return "REPLAY_VAL";
-    case XFRMA_COADDR: return "COADDR";
-    case XFRMA_ALG_AEAD: return "ALG_AEAD";
-    case XFRMA_ALG_AUTH_TRUNC: return "ALG_AUTH_TRUNC";
-    case XFRMA_TFCPAD: return "TFCPAD";
-    case XFRMA_REPLAY_ESN_VAL: return "REPLAY_ESN_VAL";
-    case XFRMA_SA_EXTRA_FLAGS: return "SA_EXTRA_FLAGS";
-    case XFRMA_OFFLOAD_DEV: return "OFFLOAD_DEV";
-    case kXfrmaSaDir: return "SA_DIR";
-    case kXfrmaSaPcpu: return "SA_PCPU";
-    default: return "type " + std::to_string(type);
+    case XFRMA_ALG_AUTH:
+      return "ALG_AUTH";
+    case XFRMA_ALG_CRYPT:
+      return "ALG_CRYPT";
+    case XFRMA_ALG_COMP:
+      return "ALG_COMP";
+    case XFRMA_ENCAP:
+      return "ENCAP";
+    case XFRMA_TMPL:
+      return "TMPL";
+    case XFRMA_SA:
+      return "SA";
+    case XFRMA_POLICY:
+      return "POLICY";
+    case XFRMA_SEC_CTX:
+      return "SEC_CTX";
+    case XFRMA_REPLAY_VAL:
+      return "REPLAY_VAL";
+    case XFRMA_COADDR:
+      return "COADDR";
+    case XFRMA_ALG_AEAD:
+      return "ALG_AEAD";
+    case XFRMA_ALG_AUTH_TRUNC:
+      return "ALG_AUTH_TRUNC";
+    case XFRMA_TFCPAD:
+      return "TFCPAD";
+    case XFRMA_REPLAY_ESN_VAL:
+      return "REPLAY_ESN_VAL";
+    case XFRMA_SA_EXTRA_FLAGS:
+      return "SA_EXTRA_FLAGS";
+    case XFRMA_OFFLOAD_DEV:
+      return "OFFLOAD_DEV";
+    case kXfrmaSaDir:
+      return "SA_DIR";
+    case kXfrmaSaPcpu:
+      return "SA_PCPU";
+    default:
+      return "type " + std::to_string(type);
   }
 }
 
@@ -118,9 +150,9 @@ Result<Attrs> ParseAttrs(std::span<const std::uint8_t> bytes, std::string_view w
 Status NeedBytes(std::span<const std::uint8_t> payload, std::size_t need, std::string_view where,
                  std::uint16_t type) {
   if (payload.size() < need) {
-    return MakeError(Errc::kParse, std::string(where) + ": attribute " +
-                                       std::to_string(type) + " (" + AttrName(type) + "): " +
-                                       std::to_string(payload.size()) + " bytes, need " +
+    return MakeError(Errc::kParse, std::string(where) + ": attribute " + std::to_string(type) +
+                                       " (" + AttrName(type) +
+                                       "): " + std::to_string(payload.size()) + " bytes, need " +
                                        std::to_string(need));
   }
   return Ok();
@@ -190,8 +222,8 @@ Status FillSa(XfrmSaMessage& sa, const Attrs& attrs, std::string_view where) {
         const std::size_t key_bytes = (static_cast<std::size_t>(a.alg_key_len) + 7) / 8;
         ESPO_RETURN_IF_ERROR(NeedBytes(payload, sizeof(xfrm_algo_aead) + key_bytes, where, type));
         if (key_bytes == 20 || key_bytes == 36) {
-          auto key = driver::KeyMaterial::FromBytes(
-              payload.subspan(sizeof(xfrm_algo_aead), key_bytes));
+          auto key =
+              driver::KeyMaterial::FromBytes(payload.subspan(sizeof(xfrm_algo_aead), key_bytes));
           if (key) aead.key = std::move(*key);
         }
         sa.aead = std::move(aead);
@@ -214,8 +246,8 @@ Status FillSa(XfrmSaMessage& sa, const Attrs& attrs, std::string_view where) {
         const auto r = Load<xfrm_replay_state_esn>(payload);
         ESPO_RETURN_IF_ERROR(NeedBytes(
             payload, sizeof(xfrm_replay_state_esn) + std::size_t{r.bmp_len} * 4, where, type));
-        sa.replay_esn = XfrmReplayEsn{r.bmp_len, r.oseq, r.seq, r.oseq_hi, r.seq_hi,
-                                      r.replay_window};
+        sa.replay_esn =
+            XfrmReplayEsn{r.bmp_len, r.oseq, r.seq, r.oseq_hi, r.seq_hi, r.replay_window};
         break;
       }
       case XFRMA_REPLAY_VAL:
@@ -268,18 +300,30 @@ std::string XfrmSaId::ToString() const {
 
 std::string_view ToString(XfrmMsgKind kind) {
   switch (kind) {
-    case XfrmMsgKind::kNewSa: return "newsa";
-    case XfrmMsgKind::kUpdSa: return "updsa";
-    case XfrmMsgKind::kDelSa: return "delsa";
-    case XfrmMsgKind::kExpire: return "expire";
-    case XfrmMsgKind::kNewPolicy: return "newpolicy";
-    case XfrmMsgKind::kUpdPolicy: return "updpolicy";
-    case XfrmMsgKind::kDelPolicy: return "delpolicy";
-    case XfrmMsgKind::kAcquire: return "acquire";
-    case XfrmMsgKind::kFlushSa: return "flushsa";
-    case XfrmMsgKind::kFlushPolicy: return "flushpolicy";
-    case XfrmMsgKind::kError: return "error";
-    case XfrmMsgKind::kOther: return "other";
+    case XfrmMsgKind::kNewSa:
+      return "newsa";
+    case XfrmMsgKind::kUpdSa:
+      return "updsa";
+    case XfrmMsgKind::kDelSa:
+      return "delsa";
+    case XfrmMsgKind::kExpire:
+      return "expire";
+    case XfrmMsgKind::kNewPolicy:
+      return "newpolicy";
+    case XfrmMsgKind::kUpdPolicy:
+      return "updpolicy";
+    case XfrmMsgKind::kDelPolicy:
+      return "delpolicy";
+    case XfrmMsgKind::kAcquire:
+      return "acquire";
+    case XfrmMsgKind::kFlushSa:
+      return "flushsa";
+    case XfrmMsgKind::kFlushPolicy:
+      return "flushpolicy";
+    case XfrmMsgKind::kError:
+      return "error";
+    case XfrmMsgKind::kOther:
+      return "other";
   }
   return "other";
 }
@@ -393,8 +437,8 @@ Result<XfrmMessage> ParseXfrmMessage(std::span<const std::uint8_t> message) {
       p.info = Load<xfrm_userpolicy_info>(body);
       p.templates = Templates(attrs);
       p.offload = OffloadOf(attrs);
-      out.kind = hdr.nlmsg_type == XFRM_MSG_NEWPOLICY ? XfrmMsgKind::kNewPolicy
-                                                      : XfrmMsgKind::kUpdPolicy;
+      out.kind =
+          hdr.nlmsg_type == XFRM_MSG_NEWPOLICY ? XfrmMsgKind::kNewPolicy : XfrmMsgKind::kUpdPolicy;
       out.policy = std::move(p);
       return out;
     }
@@ -492,18 +536,28 @@ std::vector<std::string> ValidateForEspo(const XfrmSaMessage& sa) {
                     " bits not supported (160 or 288: AES-128/256 + 32-bit salt)");
     }
     if (a.icv_bits != 64 && a.icv_bits != 96 && a.icv_bits != 128) {
-      why.push_back("aead: ICV " + std::to_string(a.icv_bits) + " bits not supported (64, 96, 128)");
+      why.push_back("aead: ICV " + std::to_string(a.icv_bits) +
+                    " bits not supported (64, 96, 128)");
     } else if (gmac && a.icv_bits != 128) {
       why.push_back("aead: rfc4543 needs a 128-bit ICV, got " + std::to_string(a.icv_bits));
     }
   }
   for (const std::uint16_t type : sa.attrs) {
     switch (type) {
-      case XFRMA_TFCPAD: why.push_back("tfcpad: TFC padding not supported"); break;
-      case XFRMA_SEC_CTX: why.push_back("sec_ctx: security context not supported"); break;
-      case XFRMA_COADDR: why.push_back("coaddr: care-of address not supported"); break;
-      case kXfrmaSaPcpu: why.push_back("pcpu: per-CPU SAs not supported"); break;
-      default: break;
+      case XFRMA_TFCPAD:
+        why.push_back("tfcpad: TFC padding not supported");
+        break;
+      case XFRMA_SEC_CTX:
+        why.push_back("sec_ctx: security context not supported");
+        break;
+      case XFRMA_COADDR:
+        why.push_back("coaddr: care-of address not supported");
+        break;
+      case kXfrmaSaPcpu:
+        why.push_back("pcpu: per-CPU SAs not supported");
+        break;
+      default:
+        break;
     }
   }
   struct FlagName {
@@ -534,8 +588,7 @@ std::vector<std::string> ValidateForEspo(const XfrmSaMessage& sa) {
     why.push_back("encap: type " + std::to_string(sa.encap->encap_type) +
                   " not supported (espinudp only)");
   }
-  if (sa.offload && sa.sa_dir &&
-      (*sa.sa_dir == kXfrmSaDirIn) != sa.offload->inbound()) {
+  if (sa.offload && sa.sa_dir && (*sa.sa_dir == kXfrmSaDirIn) != sa.offload->inbound()) {
     why.emplace_back("dir: XFRMA_SA_DIR disagrees with the offload direction");
   }
   if (sa.sa_dir && *sa.sa_dir != kXfrmSaDirIn && *sa.sa_dir != kXfrmSaDirOut) {
@@ -556,14 +609,13 @@ Result<driver::SaConfig> ToSaConfig(const XfrmSaMessage& sa) {
   const xfrm_usersa_info& info = sa.info;
   driver::SaConfig c;
   c.spi = sa.id.spi;
-  const bool inbound = sa.sa_dir ? *sa.sa_dir == kXfrmSaDirIn
-                                 : (sa.offload && sa.offload->inbound());
+  const bool inbound =
+      sa.sa_dir ? *sa.sa_dir == kXfrmSaDirIn : (sa.offload && sa.offload->inbound());
   c.dir = inbound ? driver::Direction::kIn : driver::Direction::kOut;
   c.mode = info.mode == XFRM_MODE_TRANSPORT ? driver::Mode::kTransport : driver::Mode::kTunnel;
   c.src = sa.saddr;
   c.dst = sa.id.daddr;
-  c.alg = sa.aead->name == "rfc4543(gcm(aes))" ? driver::Algorithm::kGmac
-                                               : driver::Algorithm::kGcm;
+  c.alg = sa.aead->name == "rfc4543(gcm(aes))" ? driver::Algorithm::kGmac : driver::Algorithm::kGcm;
   c.key = sa.aead->key->Clone();
   c.icv_bytes = static_cast<std::uint8_t>(sa.aead->icv_bits / 8);
   c.esn = (info.flags & XFRM_STATE_ESN) != 0;
@@ -584,8 +636,8 @@ Result<driver::SaConfig> ToSaConfig(const XfrmSaMessage& sa) {
   } else {
     c.replay_seq = 0;
   }
-  if (sa.encap) c.encap = driver::UdpEncap{ntohs(sa.encap->encap_sport),
-                                           ntohs(sa.encap->encap_dport)};
+  if (sa.encap)
+    c.encap = driver::UdpEncap{ntohs(sa.encap->encap_sport), ntohs(sa.encap->encap_dport)};
   c.limits.soft_packets = Limit(info.lft.soft_packet_limit);
   c.limits.hard_packets = Limit(info.lft.hard_packet_limit);
   c.limits.soft_bytes = Limit(info.lft.soft_byte_limit);
@@ -611,7 +663,7 @@ Result<std::vector<std::uint8_t>> BuildExpireMessage(const xfrm_usersa_info& inf
   }
   const nlmsghdr* h = nlmsg_hdr(msg.get());
   const auto* p = reinterpret_cast<const std::uint8_t*>(h);  // NOLINT: netlink buffer
-  return std::vector<std::uint8_t>(p, p + h->nlmsg_len);  // NOLINT: netlink buffer
+  return std::vector<std::uint8_t>(p, p + h->nlmsg_len);     // NOLINT: netlink buffer
 }
 
 // ---- EngineSaSink ---------------------------------------------------------------------------
@@ -623,9 +675,8 @@ Status EngineSaSink::InstallSa(const XfrmSaId& id, const driver::SaConfig& sa) {
     slot = engine_.InboundSlotFor(sa.spi);
     for (const auto& [other, e] : sas_) {
       if (e.dir == driver::Direction::kIn && e.slot == slot) {
-        return MakeError(Errc::kExists, id.ToString() + ": inbound slot " +
-                                            std::to_string(slot) + " is held by " +
-                                            other.ToString());
+        return MakeError(Errc::kExists, id.ToString() + ": inbound slot " + std::to_string(slot) +
+                                            " is held by " + other.ToString());
       }
     }
   } else {
@@ -791,7 +842,7 @@ Status XfrmBridge::OnSa(const XfrmMessage& m) {
   ESPO_ASSIGN_OR_RETURN(driver::SaConfig cfg, ToSaConfig(sa));
   const bool known = sas_.contains(sa.id);
   Status st = (m.kind == XfrmMsgKind::kUpdSa || known) ? sink_.UpdateSa(sa.id, cfg)
-                                                        : sink_.InstallSa(sa.id, cfg);
+                                                       : sink_.InstallSa(sa.id, cfg);
   if (!st) {
     ++stats_.refused;
     log_("xfrm: install of " + sa.id.ToString() + " failed: " + st.error().message);
@@ -835,13 +886,13 @@ void XfrmBridge::OnPolicy(const XfrmMessage& m) {
   ++stats_.policies;
   policies_[key] = p;
   sink_.OnPolicy(true, p);
-  log_("xfrm: policy index " + std::to_string(p.info.index) + " dir " +
-       std::to_string(p.info.dir) + " mirrored (" + std::to_string(p.templates.size()) +
-       " template(s)" + (offloaded ? ", packet offload)" : ")"));
+  log_("xfrm: policy index " + std::to_string(p.info.index) + " dir " + std::to_string(p.info.dir) +
+       " mirrored (" + std::to_string(p.templates.size()) + " template(s)" +
+       (offloaded ? ", packet offload)" : ")"));
 }
 
-Status XfrmBridge::OnEngineEvent(const XfrmSaId& id, driver::EventKind kind,
-                                 std::uint64_t packets, std::uint64_t bytes) {
+Status XfrmBridge::OnEngineEvent(const XfrmSaId& id, driver::EventKind kind, std::uint64_t packets,
+                                 std::uint64_t bytes) {
   auto it = sas_.find(id);
   if (it == sas_.end()) return MakeError(Errc::kNotFound, id.ToString() + ": not mirrored");
   Mirrored& s = it->second;
@@ -852,8 +903,8 @@ Status XfrmBridge::OnEngineEvent(const XfrmSaId& id, driver::EventKind kind,
   ESPO_RETURN_IF_ERROR(kernel_.Send(msg));
   (hard ? s.hard_sent : s.soft_sent) = true;
   ++stats_.expires_sent;
-  log_("xfrm: " + std::string(hard ? "hard" : "soft") + " expire sent for " + id.ToString() +
-       " (" + std::to_string(packets) + " packets, " + std::to_string(bytes) + " bytes)");
+  log_("xfrm: " + std::string(hard ? "hard" : "soft") + " expire sent for " + id.ToString() + " (" +
+       std::to_string(packets) + " packets, " + std::to_string(bytes) + " bytes)");
   return Ok();
 }
 

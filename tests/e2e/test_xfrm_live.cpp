@@ -13,8 +13,8 @@
 
 #include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <string>
 #include <vector>
@@ -59,7 +59,8 @@ class XfrmLive : public ::testing::Test {
       return;
     }
     // veth (no dummy module needed); ip(8) runs in the namespace we are now in.
-    if (Sh("ip link set lo up") != 0 || Sh("ip link add espo-v0 type veth peer name espo-v1") != 0 ||
+    if (Sh("ip link set lo up") != 0 ||
+        Sh("ip link add espo-v0 type veth peer name espo-v1") != 0 ||
         Sh("ip link set espo-v0 up") != 0 || Sh("ip link set espo-v1 up") != 0 ||
         Sh("ip addr add 10.0.0.1/24 dev espo-v0") != 0 ||
         Sh("ip addr add 192.0.2.1/32 dev espo-v0") != 0 ||
@@ -72,9 +73,8 @@ class XfrmLive : public ::testing::Test {
     auto sock = XfrmNetlinkSocket::Open(true);
     ASSERT_TRUE(sock.has_value()) << sock.error().message;
     sock_ = std::move(*sock);
-    bridge_ = std::make_unique<XfrmBridge>(
-        sink_, *sock_, XfrmBridgeOptions{0, true},
-        [this](std::string_view l) { log_.emplace_back(l); });
+    bridge_ = std::make_unique<XfrmBridge>(sink_, *sock_, XfrmBridgeOptions{0, true},
+                                           [this](std::string_view l) { log_.emplace_back(l); });
   }
   // Feeds datagrams to the bridge until `done` or 5 s.
   void Pump(const std::function<bool()>& done) {

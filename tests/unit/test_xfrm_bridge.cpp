@@ -6,11 +6,6 @@
 // as XFRM_MSG_EXPIRE messages on a fake kernel port, once each.
 #include <arpa/inet.h>
 #include <linux/udp.h>
-#include <netlink/addr.h>
-#include <netlink/attr.h>
-#include <netlink/msg.h>
-#include <netlink/xfrm/lifetime.h>
-#include <netlink/xfrm/sa.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -20,6 +15,11 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <netlink/addr.h>
+#include <netlink/attr.h>
+#include <netlink/msg.h>
+#include <netlink/xfrm/lifetime.h>
+#include <netlink/xfrm/sa.h>
 
 #include "espo/driver/device.hpp"
 #include "espo/driver/engine.hpp"
@@ -32,8 +32,9 @@ namespace {
 using Bytes = std::vector<std::uint8_t>;
 
 constexpr int kEspoIfindex = 7;
-const char kKey128[] = "\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f"
-                       "\x10\x11\x12\x13";
+const char kKey128[] =
+    "\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f"
+    "\x10\x11\x12\x13";
 
 struct SaSpec {
   std::string src = "192.0.2.1";
@@ -290,8 +291,8 @@ TEST(XfrmParse, EspoRulesAfterTheKernelOnes) {
 
 TEST(XfrmParse, TruncatedAndLyingMessagesAreErrors) {
   Bytes msg = BuildSa(SaSpec{});
-  for (std::size_t cut : {std::size_t{0}, std::size_t{10}, std::size_t{16}, std::size_t{100},
-                          msg.size() - 1}) {
+  for (std::size_t cut :
+       {std::size_t{0}, std::size_t{10}, std::size_t{16}, std::size_t{100}, msg.size() - 1}) {
     Bytes part(msg.begin(), msg.begin() + static_cast<std::ptrdiff_t>(cut));
     EXPECT_FALSE(ParseXfrmMessage(part).has_value()) << cut;
   }

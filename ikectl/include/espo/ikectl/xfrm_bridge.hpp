@@ -83,9 +83,9 @@ struct XfrmSaMessage {
   std::optional<XfrmReplayEsn> replay_esn;  // XFRMA_REPLAY_ESN_VAL without the bitmap
   std::optional<xfrm_replay_state> replay;
   std::uint32_t extra_flags = 0;
-  std::vector<std::uint16_t> attrs;  // every attribute type seen, in order
+  std::vector<std::uint16_t> attrs;                // every attribute type seen, in order
   std::map<std::uint16_t, std::string> alg_names;  // XFRMA_ALG_AUTH/CRYPT/COMP/AUTH_TRUNC names
-  bool hard = false;  // EXPIRE only
+  bool hard = false;                               // EXPIRE only
 };
 
 struct XfrmTemplate {
@@ -111,8 +111,18 @@ struct XfrmAcquireMessage {
 };
 
 enum class XfrmMsgKind : std::uint8_t {
-  kNewSa, kUpdSa, kDelSa, kExpire, kNewPolicy, kUpdPolicy, kDelPolicy, kAcquire, kFlushSa,
-  kFlushPolicy, kError, kOther
+  kNewSa,
+  kUpdSa,
+  kDelSa,
+  kExpire,
+  kNewPolicy,
+  kUpdPolicy,
+  kDelPolicy,
+  kAcquire,
+  kFlushSa,
+  kFlushPolicy,
+  kError,
+  kOther
 };
 std::string_view ToString(XfrmMsgKind kind);
 
