@@ -100,7 +100,15 @@ class KernelHarness final : public Harness {
     m.ap_rst_n = 1;
     for (int i = 0; i < 4; ++i) Cycle();  // the kernel registers ap_rst_n once
   }
-  ~KernelHarness() override { model_->final(); }
+  ~KernelHarness() override {
+    // Verilator 5.006 unregisters a model's scopes through the *thread's* current context
+    // (Verilated::threadContextp(), set by the last eval on this thread), not the model's own:
+    // with two live models (the two gateways of `ikectl demo`) the wrong or a destroyed
+    // context's mutex was taken and the destructor deadlocked. Point it at ours first.
+    Verilated::threadContextp(context_.get());
+    model_->final();
+    model_.reset();
+  }
   KernelHarness(const KernelHarness&) = delete;
   KernelHarness& operator=(const KernelHarness&) = delete;
   KernelHarness(KernelHarness&&) = delete;

@@ -63,12 +63,20 @@ class FaultyDevice final : public driver::Device {
   std::uint64_t fail_at_ = 0;
 };
 
-inline std::unique_ptr<driver::Engine> OpenEngine(std::uint32_t slots,
-                                                  FaultyDevice** faulty = nullptr) {
+// The device every End uses: ModelDevice by default; SdkSimTest (label cosim) opens the RTL.
+using DeviceOpener = Result<std::unique_ptr<driver::Device>> (*)(std::uint32_t slots);
+
+inline Result<std::unique_ptr<driver::Device>> OpenModel(std::uint32_t slots) {
   driver::ModelOptions opt;
   opt.sa_slots = slots;
-  auto dev = driver::OpenModelDevice(opt);
-  EXPECT_TRUE(dev.has_value());
+  return driver::OpenModelDevice(opt);
+}
+
+inline std::unique_ptr<driver::Engine> OpenEngine(std::uint32_t slots,
+                                                  FaultyDevice** faulty = nullptr,
+                                                  DeviceOpener open = &OpenModel) {
+  auto dev = open(slots);
+  EXPECT_TRUE(dev.has_value()) << (dev ? "" : dev.error().message);
   std::unique_ptr<driver::Device> device = std::move(*dev);
   if (faulty != nullptr) {
     auto f = std::make_unique<FaultyDevice>(std::move(device));
@@ -98,6 +106,7 @@ inline LifetimePolicyConfig PacketLifetime(std::uint64_t hard_packets) {
 
 struct EndOptions {
   std::uint32_t slots = 32;
+  DeviceOpener open = &OpenModel;
   SaManagerOptions manager;
   RekeyOptions rekey;
   LifetimePolicyConfig lifetime = PacketLifetime(1000000);
@@ -144,7 +153,7 @@ class TwoEnds {
 
  private:
   void Build(End& e, std::uint64_t seed, const EndOptions& o, RekeyHandler& handler) {
-    e.engine = OpenEngine(o.slots);
+    e.engine = OpenEngine(o.slots, nullptr, o.open);
     e.rng = std::make_unique<SeededRng>(seed);
     auto mgr = SaManager::Create(*e.engine, clock_, *e.rng, o.manager);
     ASSERT_TRUE(mgr.has_value()) << mgr.error().message;

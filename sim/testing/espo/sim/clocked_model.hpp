@@ -40,10 +40,14 @@ class ClockedModel {
     }
   }
   ~ClockedModel() {
+    // Verilator 5.006 unregisters scopes through the thread's current context, which is the
+    // last one evaluated: make it ours so two live models can be destroyed in any order.
+    Verilated::threadContextp(context_.get());
     model_->final();
 #if VM_TRACE_FST
     if (tracer_) tracer_->close();
 #endif
+    model_.reset();
   }
   ClockedModel(const ClockedModel&) = delete;
   ClockedModel& operator=(const ClockedModel&) = delete;
