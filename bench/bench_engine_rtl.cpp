@@ -144,8 +144,8 @@ class Bench {
     std::vector<Bytes> want;  // expected inbound results, in batch order (empty: outbound)
     if (row.dir == "in") {
       for (std::size_t j = 0; j < esp.size(); ++j) {
-        batch.push_back(PacketIn{Direction::kIn, 0xFFFF, static_cast<std::uint32_t>(j),
-                                 esp[j].data});
+        batch.push_back(
+            PacketIn{Direction::kIn, 0xFFFF, static_cast<std::uint32_t>(j), esp[j].data});
         want.push_back(inner[j]);
       }
     } else {
@@ -154,8 +154,8 @@ class Bench {
         batch.push_back(PacketIn{Direction::kOut, static_cast<std::uint16_t>(j % row.sas),
                                  static_cast<std::uint32_t>(2 * j), p});
         want.push_back({});
-        batch.push_back(PacketIn{Direction::kIn, 0xFFFF, static_cast<std::uint32_t>(2 * j + 1),
-                                 esp[j].data});
+        batch.push_back(
+            PacketIn{Direction::kIn, 0xFFFF, static_cast<std::uint32_t>(2 * j + 1), esp[j].data});
         want.push_back(inner[j]);
       }
     }
@@ -259,15 +259,14 @@ int main(int argc, char** argv) {
                 "espo kernel RTL (SimDevice, %u SA slots), tunnel IPv4 AES-128-GCM ICV 16\n",
                 kSlots);
             std::printf("%6s %4s %5s %8s %10s %10s %9s %7s %9s %12s %12s\n", "inner", "dir", "SAs",
-                        "packets", "bytes", "cycles", "B/cycle", "of 16", "cyc/pkt",
-                        "sim (wall)", "sim (CPU)");
+                        "packets", "bytes", "cycles", "B/cycle", "of 16", "cyc/pkt", "sim (wall)",
+                        "sim (CPU)");
           }
           std::printf("%6s %4s %5u %8zu %10llu %10llu %9.3f %7.3f %9.1f %12.3e %12.3e\n",
                       row.size.c_str(), row.dir.c_str(), row.sas, pk,
                       static_cast<unsigned long long>(row.bytes),   // NOLINT(google-runtime-int)
                       static_cast<unsigned long long>(row.cycles),  // NOLINT(google-runtime-int)
-                      bpc, bpc / 16.0,
-                      static_cast<double>(row.cycles) / static_cast<double>(pk),
+                      bpc, bpc / 16.0, static_cast<double>(row.cycles) / static_cast<double>(pk),
                       static_cast<double>(row.cycles) / row.seconds,
                       static_cast<double>(row.cycles) / row.cpu_seconds);
           std::fflush(stdout);
@@ -276,8 +275,9 @@ int main(int argc, char** argv) {
     }
   }
   if (csv) {
-    std::printf("inner,dir,sas,packets,bytes,cycles,B_per_cycle,frac_of_16,cycles_per_packet,"
-                "sim_cycles_per_s,sim_cycles_per_cpu_s\n");
+    std::printf(
+        "inner,dir,sas,packets,bytes,cycles,B_per_cycle,frac_of_16,cycles_per_packet,"
+        "sim_cycles_per_s,sim_cycles_per_cpu_s\n");
     for (const Row& r : rows) {
       const std::size_t pk = r.packets * (r.dir == "mix" ? 2 : 1);
       const double bpc = static_cast<double>(r.bytes) / static_cast<double>(r.cycles);
