@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   espo::ikectl::RegisterProcess(app, exit_code);
   espo::ikectl::RegisterSa(app, exit_code);
   espo::ikectl::RegisterSimulate(app, exit_code);
+  espo::ikectl::RegisterDemo(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -13,5 +13,6 @@ void RegisterSelftest(CLI::App& app, int& exit_code);
 void RegisterProcess(CLI::App& app, int& exit_code);
 void RegisterSa(CLI::App& app, int& exit_code);
 void RegisterSimulate(CLI::App& app, int& exit_code);
+void RegisterDemo(CLI::App& app, int& exit_code);
 
 }  // namespace espo::ikectl
