@@ -1,0 +1,895 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// ControlCore: the daemon's state and its command dispatcher (docs/CONTROL_PROTOCOL.md).
+// The SA table holds operator SAs (SA-file syntax, their own SPIs) keyed by (dir, SPI): outbound
+// slots are taken lowest-free-first, inbound slots are SPI mod in_slots (Engine::InboundSlotFor).
+// Every change is all-or-nothing on the table; the checkpoint is rewritten after each change.
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <ctime>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <openssl/crypto.h>
+
+#include "espo/driver/bytes.hpp"
+#include "espo/driver/ip_packet.hpp"
+#include "espo/driver/sa_file.hpp"
+#include "espo/ikectl/daemon.hpp"
+#include "espo/sdk/sa_manager.hpp"
+
+namespace espo::ikectl {
+namespace {
+
+using driver::Direction;
+using Json = nlohmann::json;
+
+tl::unexpected<ControlError> Bad(std::string_view code_name, std::string message) {
+  return tl::unexpected(ControlError{std::string(code_name), std::move(message)});
+}
+
+std::string Name(Direction dir, std::uint32_t spi) {
+  return "SA spi " + FormatSpi(spi) + " dir " + std::string(driver::ToString(dir));
+}
+
+std::string NowText() {
+  const auto now = std::chrono::system_clock::now();
+  const std::time_t t = std::chrono::system_clock::to_time_t(now);
+  tm utc{};
+  ::gmtime_r(&t, &utc);
+  std::array<char, 32> buf{};
+  std::strftime(buf.data(), buf.size(), "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return buf.data();
+}
+
+// The canonical SA line with the key replaced (keys never leave the daemon).
+std::string RedactedLine(const driver::SaConfig& sa) {
+  std::string line = driver::FormatSaLine(sa);
+  std::istringstream in(line);
+  std::string word;
+  std::string out;
+  std::string prev2;
+  std::string prev1;
+  while (in >> word) {
+    if (!out.empty()) out += ' ';
+    out += prev2 == "aead" ? "0x<" + std::to_string(sa.key.key_bytes() * 8) + "-bit key>" : word;
+    prev2 = prev1;
+    prev1 = word;
+  }
+  OPENSSL_cleanse(line.data(), line.size());
+  OPENSSL_cleanse(word.data(), word.size());
+  OPENSSL_cleanse(prev1.data(), prev1.size());
+  OPENSSL_cleanse(prev2.data(), prev2.size());
+  return out;
+}
+
+ControlResult<std::optional<Direction>> DirArg(const Json& args) {
+  auto it = args.find("dir");
+  if (it == args.end() || it->is_null()) return std::optional<Direction>();
+  if (it->is_string() && *it == "out") return std::optional<Direction>(Direction::kOut);
+  if (it->is_string() && *it == "in") return std::optional<Direction>(Direction::kIn);
+  return Bad(code::kInvalidArgument, "args.dir: expected \"in\" or \"out\"");
+}
+
+ControlResult<std::optional<std::uint64_t>> U64Arg(const Json& args, const std::string& name) {
+  auto it = args.find(name);
+  if (it == args.end() || it->is_null()) return std::optional<std::uint64_t>();
+  if (!it->is_number_integer() || (!it->is_number_unsigned() && it->get<std::int64_t>() < 0)) {
+    return Bad(code::kInvalidArgument, "args." + name + ": expected a non-negative integer");
+  }
+  return std::optional<std::uint64_t>(it->get<std::uint64_t>());
+}
+
+Error ToError(const ControlError& e) {
+  return Error{ExitCodeFor(e.code) == 2 ? Errc::kInvalidArgument : Errc::kDevice, e.message};
+}
+
+// Strips "FILE:1: " that ParseSaLine puts before a one-line input's messages.
+std::string WithoutLineNumber(std::string message, const std::string& file) {
+  const std::string prefix = file + ":1: ";
+  if (message.rfind(prefix, 0) == 0) message = file + ": " + message.substr(prefix.size());
+  return message;
+}
+
+Json LimitsJson(const driver::SaLimits& l) {
+  return {{"soft_packets", l.soft_packets},
+          {"hard_packets", l.hard_packets},
+          {"soft_bytes", l.soft_bytes},
+          {"hard_bytes", l.hard_bytes}};
+}
+
+// A UDP datagram from src to dst (IPv4 or IPv6) of `size` bytes in total.
+Bytes TestPacket(const driver::IpAddress& src, const driver::IpAddress& dst, std::size_t size,
+                 std::uint32_t n) {
+  const std::size_t ip_header = src.v6 ? driver::kIpv6HeaderBytes : driver::kIpv4MinHeaderBytes;
+  size = std::max(size, ip_header + driver::kUdpHeaderBytes);
+  Bytes p(size, 0);
+  const std::size_t payload = size - ip_header;
+  if (src.v6) {
+    p[0] = 0x60;
+    p[4] = static_cast<std::uint8_t>(payload >> 8U);
+    p[5] = static_cast<std::uint8_t>(payload);
+    p[6] = driver::kIpProtoUdp;
+    p[7] = driver::kDefaultTtl;
+    std::copy_n(src.bytes.begin(), 16, p.begin() + 8);
+    std::copy_n(dst.bytes.begin(), 16, p.begin() + 24);
+  } else {
+    p[0] = 0x45;
+    p[2] = static_cast<std::uint8_t>(size >> 8U);
+    p[3] = static_cast<std::uint8_t>(size);
+    p[4] = static_cast<std::uint8_t>(n >> 8U);
+    p[5] = static_cast<std::uint8_t>(n);
+    p[8] = driver::kDefaultTtl;
+    p[9] = driver::kIpProtoUdp;
+    std::copy_n(src.bytes.begin(), 4, p.begin() + 12);
+    std::copy_n(dst.bytes.begin(), 4, p.begin() + 16);
+    driver::SetIpv4HeaderChecksum(MutableByteSpan(p.data(), ip_header));
+  }
+  const std::size_t u = ip_header;
+  p[u] = 0x30;  // ports 12345 -> 9 (discard)
+  p[u + 1] = 0x39;
+  p[u + 3] = 9;
+  p[u + 4] = static_cast<std::uint8_t>(payload >> 8U);
+  p[u + 5] = static_cast<std::uint8_t>(payload);
+  for (std::size_t i = u + driver::kUdpHeaderBytes; i < size; ++i) {
+    p[i] = static_cast<std::uint8_t>(i + n);
+  }
+  return p;
+}
+
+}  // namespace
+
+ControlCore::ControlCore(std::unique_ptr<driver::Engine> engine, const CoreOptions& options,
+                         const Logger& logger)
+    : engine_(std::move(engine)), options_(options), logger_(logger) {}
+
+ControlCore::~ControlCore() = default;
+
+Result<std::unique_ptr<ControlCore>> ControlCore::Create(std::unique_ptr<driver::Device> device,
+                                                         const CoreOptions& options,
+                                                         const Logger& logger) {
+  ESPO_ASSIGN_OR_RETURN(auto engine, driver::Engine::Open(std::move(device)));
+  // NOLINTNEXTLINE(cppcoreguidelines-owning-memory): private constructor
+  std::unique_ptr<ControlCore> core(new ControlCore(std::move(engine), options, logger));
+  if (options.checkpoint_path) {
+    core->store_ = std::make_unique<sdk::FileCheckpointStore>(*options.checkpoint_path);
+    auto cp = core->store_->Load();
+    if (!cp && cp.error().code != Errc::kNotFound) return tl::unexpected(cp.error());
+    if (cp) {
+      core->generation_ = cp->generation;
+      for (auto& rec : cp->sas) {
+        const Direction dir =
+            rec.direction == sdk::SaDirection::kOutbound ? Direction::kOut : Direction::kIn;
+        core->retained_[{dir, rec.spi}] = std::move(rec);
+      }
+      logger.Log(LogLevel::kInfo, "checkpoint", "checkpoint loaded",
+                 {{"path", *options.checkpoint_path},
+                  {"generation", std::to_string(cp->generation)},
+                  {"records", std::to_string(core->retained_.size())}});
+    } else {
+      logger.Log(LogLevel::kInfo, "checkpoint", "no checkpoint yet: fresh start",
+                 {{"path", *options.checkpoint_path}});
+    }
+  }
+  if (options.config_path) {
+    std::vector<std::string> sources;
+    auto sas = core->ReadConfig(&sources);
+    if (!sas) return tl::unexpected(ToError(sas.error()));
+    auto installed = core->InstallAll(std::move(*sas), "config", sources);
+    if (!installed) return tl::unexpected(ToError(installed.error()));
+    logger.Log(LogLevel::kInfo, "config", "config loaded",
+               {{"path", *options.config_path}, {"sas", std::to_string(installed->size())}});
+  }
+  if (core->store_) {
+    auto saved = core->SaveCheckpoint();
+    if (!saved) return tl::unexpected(ToError(saved.error()));
+  }
+  return core;
+}
+
+ControlResult<std::vector<driver::SaConfig>> ControlCore::ReadConfig(
+    std::vector<std::string>* sources) const {
+  if (!options_.config_path) return Bad(code::kUnsupported, "no --config file to reload");
+  auto sas = driver::LoadSaFile(*options_.config_path);
+  if (!sas) return tl::unexpected(ToControlError(sas.error()));
+  for (const auto& sa : *sas) {
+    sources->push_back(*options_.config_path + " (" + Name(sa.dir, sa.spi) + ")");
+  }
+  return std::move(*sas);
+}
+
+std::string ControlCore::HandleLine(std::string_view line, bool* subscribe) {
+  auto req = ParseRequest(line);
+  if (!req) {
+    // Echo the id if the line was an object carrying one.
+    Json id;
+    if (line.size() <= kMaxLineBytes) {
+      Json j = Json::parse(line, nullptr, false);
+      if (j.is_object() && j.contains("id") &&
+          (j["id"].is_number_integer() || j["id"].is_string())) {
+        id = j["id"];
+      }
+    }
+    return FormatError(id, req.error());
+  }
+  auto result = Dispatch(*req, subscribe);
+  if (!result) return FormatError(req->id, result.error());
+  return FormatOk(req->id, *result);
+}
+
+ControlResult<Json> ControlCore::Dispatch(const Request& request, bool* subscribe) {
+  const std::string& c = request.cmd;
+  ControlResult<Json> out = Bad(code::kUnknownCommand, "cmd: unknown command \"" + c + "\"");
+  if (c == "info") out = Info();
+  if (c == "sa.add") out = SaAdd(request.args);
+  if (c == "sa.update") out = SaUpdate(request.args);
+  if (c == "sa.del") out = SaDel(request.args);
+  if (c == "sa.list") out = SaList();
+  if (c == "sa.show") out = SaShow(request.args);
+  if (c == "sa.load") out = SaLoad(request.args);
+  if (c == "sa.send") out = SaSend(request.args);
+  if (c == "stats") out = Stats();
+  if (c == "config.reload") {
+    out = ReloadConfig();
+    if (!out) {
+      logger_.Log(LogLevel::kError, "config", "reload refused, nothing changed",
+                  {{"error", out.error().message}});
+    }
+  }
+  if (c == "checkpoint") out = SaveCheckpoint();
+  if (c == "monitor") {
+    if (options_.in_process) {
+      out = Bad(code::kUnsupported, "monitor: needs a running daemon (no events in-process)");
+    } else {
+      if (subscribe != nullptr) *subscribe = true;
+      out = Json{{"subscribed", true}};
+    }
+  }
+  if (c != "monitor" && c != "info") PollEvents();
+  return out;
+}
+
+ControlError ControlCore::DeviceError(const Error& error, std::string_view during) {
+  if (error.code != Errc::kDevice) {
+    ControlError e = ToControlError(error);
+    e.message = std::string(during) + ": " + e.message;
+    return e;
+  }
+  ++device_errors_;
+  logger_.Log(LogLevel::kError, "device", "device error",
+              {{"op", std::string(during)}, {"error", error.message}});
+  Publish({{"type", "device-error"}, {"op", std::string(during)}, {"message", error.message}});
+  return ControlError{std::string(code::kDevice), std::string(during) + ": " + error.message};
+}
+
+void ControlCore::Publish(Json event) {
+  event["time"] = NowText();
+  if (sink_) sink_(event);
+}
+
+ControlResult<Json> ControlCore::Info() {
+  const driver::Capabilities& c = engine_->caps();
+  std::array<char, 16> hash{};
+  std::snprintf(hash.data(), hash.size(), "0x%08x", c.regmap_hash);  // NOLINT
+  Json features = Json::array();
+  const std::array<std::pair<const char*, bool>, 12> kFeatures = {{{"aes128", c.aes128},
+                                                                   {"aes256", c.aes256},
+                                                                   {"gcm", c.gcm},
+                                                                   {"gmac", c.gmac},
+                                                                   {"esn", c.esn},
+                                                                   {"natt", c.natt},
+                                                                   {"ipv6", c.ipv6},
+                                                                   {"tunnel", c.tunnel},
+                                                                   {"transport", c.transport},
+                                                                   {"icv8", c.icv8},
+                                                                   {"icv12", c.icv12},
+                                                                   {"icv16", c.icv16}}};
+  for (const auto& [name, on] : kFeatures) {
+    if (on) features.push_back(name);
+  }
+  Json r;
+  r["device"] = {
+      {"kind", std::string(engine_->device().kind())},
+      {"version", std::to_string(c.version_major) + "." + std::to_string(c.version_minor) + "." +
+                      std::to_string(c.version_patch)},
+      {"regmap_hash", hash.data()},
+      {"build_id", c.build_id},
+      {"out_slots", c.out_slots},
+      {"in_slots", c.in_slots},
+      {"data_bytes", c.data_bytes},
+      {"aes_lanes", c.aes_lanes},
+      {"replay_bits", c.replay_bits},
+      {"max_packet", c.max_packet},
+      {"event_depth", c.event_depth},
+      {"features", features}};
+  r["daemon"] = {
+      {"protocol", kProtocolVersion},
+      {"pid", static_cast<std::int64_t>(::getpid())},
+      {"in_process", options_.in_process},
+      {"checkpoint", options_.checkpoint_path ? Json(*options_.checkpoint_path) : Json()},
+      {"config", options_.config_path ? Json(*options_.config_path) : Json()},
+      {"generation", generation_},
+      {"jump_margin", options_.jump_margin},
+      {"sas", table_.size()}};
+  return r;
+}
+
+ControlResult<ControlCore::Key> ControlCore::Install(driver::SaConfig sa, std::string origin,
+                                                     std::string source) {
+  const Key key{sa.dir, sa.spi};
+  const std::string name = Name(sa.dir, sa.spi);
+  if (sa.spi < sdk::kMinSpi) {
+    return Bad(code::kInvalidArgument, "spi: " + FormatSpi(sa.spi) +
+                                           " is reserved (1..255, RFC 4303); the daemon "
+                                           "needs SPIs >= 256");
+  }
+  if (auto it = table_.find(key); it != table_.end()) {
+    return Bad(code::kExists, name + " is already installed (slot " +
+                                  std::to_string(it->second.slot) + ", from " + it->second.source +
+                                  ")");
+  }
+  const driver::Capabilities& caps = engine_->caps();
+  std::uint32_t slot = 0;
+  std::uint32_t used = 0;
+  for (const auto& [k, e] : table_) used += k.first == sa.dir ? 1U : 0U;
+  if (sa.dir == Direction::kOut) {
+    if (used >= caps.out_slots) {
+      return Bad(code::kExhausted, name + ": outbound SA table full (" + std::to_string(used) +
+                                       " of " + std::to_string(caps.out_slots) + " slots in use)");
+    }
+    std::vector<bool> taken(caps.out_slots, false);
+    for (const auto& [k, e] : table_) {
+      if (k.first == Direction::kOut) taken[e.slot] = true;
+    }
+    while (slot < caps.out_slots && taken[slot]) ++slot;
+  } else {
+    if (used >= caps.in_slots) {
+      return Bad(code::kExhausted, name + ": inbound SA table full (" + std::to_string(used) +
+                                       " of " + std::to_string(caps.in_slots) + " slots in use)");
+    }
+    slot = engine_->InboundSlotFor(sa.spi);
+    for (const auto& [k, e] : table_) {
+      if (k.first == Direction::kIn && e.slot == slot) {
+        return Bad(code::kExists, name + ": inbound slot " + std::to_string(slot) + " (SPI mod " +
+                                      std::to_string(caps.in_slots) + ") already holds " +
+                                      Name(k.first, k.second));
+      }
+    }
+  }
+  if (auto r = retained_.find(key); r != retained_.end()) {
+    if (sa.dir == Direction::kOut) {
+      sdk::SaCheckpoint rec = r->second;
+      rec.esn = sa.esn;
+      rec.outbound_seq = std::min(rec.outbound_seq, sdk::LastUsableSequence(sa.esn));
+      auto j = sdk::RestoreJumpAhead(rec, options_.jump_margin);
+      if (!j) return tl::unexpected(ToControlError(j.error()));
+      if (j->needs_rekey) {
+        return Bad(code::kExhausted,
+                   name + ": checkpointed sequence number " + std::to_string(rec.outbound_seq) +
+                       " plus the jump-ahead margin " + std::to_string(options_.jump_margin) +
+                       " leaves no sequence number; rekey (new SPI and key)");
+      }
+      if (j->outbound_seq > sa.oseq) {
+        logger_.Log(LogLevel::kInfo, "sa", "jump-ahead from checkpoint",
+                    {{"spi", FormatSpi(sa.spi)},
+                     {"dir", "out"},
+                     {"saved", std::to_string(rec.outbound_seq)},
+                     {"oseq", std::to_string(j->outbound_seq)}});
+        sa.oseq = j->outbound_seq;
+      }
+    } else {
+      sa.replay_seq = std::max(sa.replay_seq, r->second.replay_right_edge);
+    }
+  }
+  if (auto st = engine_->Install(slot, sa); !st) {
+    return tl::unexpected(DeviceError(st.error(), name));
+  }
+  SaEntry entry;
+  entry.last_seq = sa.dir == Direction::kOut ? sa.oseq : sa.replay_seq;
+  entry.config = std::move(sa);
+  entry.slot = slot;
+  entry.origin = std::move(origin);
+  entry.source = std::move(source);
+  retained_.erase(key);
+  logger_.Log(LogLevel::kInfo, "sa", "SA installed",
+              {{"spi", FormatSpi(key.second)},
+               {"dir", std::string(driver::ToString(key.first))},
+               {"slot", std::to_string(slot)},
+               {"origin", entry.origin}});
+  Publish({{"type", "sa-added"},
+           {"spi", FormatSpi(key.second)},
+           {"dir", driver::ToString(key.first)},
+           {"slot", slot},
+           {"origin", entry.origin}});
+  table_.emplace(key, std::move(entry));
+  return key;
+}
+
+ControlResult<void> ControlCore::Uninstall(const Key& key) {
+  SaEntry& e = table_.at(key);
+  (void)ReadSlot(key, e);  // best effort: the freshest sequence number for the record
+  if (auto st = engine_->Remove(key.first, e.slot); !st) {
+    return tl::unexpected(DeviceError(st.error(), Name(key.first, key.second)));
+  }
+  if (key.first == Direction::kOut) {
+    sdk::SaCheckpoint rec;
+    rec.name = "out:" + FormatSpi(key.second);
+    rec.spi = key.second;
+    rec.direction = sdk::SaDirection::kOutbound;
+    rec.esn = e.config.esn;
+    rec.outbound_seq = std::max(e.last_seq, e.config.oseq);
+    retained_[key] = rec;
+  }
+  logger_.Log(LogLevel::kInfo, "sa", "SA removed",
+              {{"spi", FormatSpi(key.second)},
+               {"dir", std::string(driver::ToString(key.first))},
+               {"slot", std::to_string(e.slot)}});
+  Publish({{"type", "sa-removed"},
+           {"spi", FormatSpi(key.second)},
+           {"dir", driver::ToString(key.first)},
+           {"slot", e.slot}});
+  table_.erase(key);
+  return {};
+}
+
+ControlResult<std::vector<ControlCore::Key>> ControlCore::InstallAll(
+    std::vector<driver::SaConfig> sas, const std::string& origin,
+    const std::vector<std::string>& sources) {
+  // Checks that need no device first, so that most bad sets touch nothing.
+  std::map<Key, std::size_t> seen;
+  for (std::size_t i = 0; i < sas.size(); ++i) {
+    const Key key{sas[i].dir, sas[i].spi};
+    if (!seen.emplace(key, i).second) {
+      return Bad(code::kExists,
+                 sources.at(i) + ": " + Name(key.first, key.second) + " appears twice");
+    }
+    if (auto it = table_.find(key); it != table_.end()) {
+      return Bad(code::kExists, sources.at(i) + ": " + Name(key.first, key.second) +
+                                    " is already installed (from " + it->second.source + ")");
+    }
+  }
+  const auto retained_before = retained_;
+  std::vector<Key> done;
+  for (std::size_t i = 0; i < sas.size(); ++i) {
+    auto key = Install(std::move(sas[i]), origin, sources.at(i));
+    if (!key) {
+      for (auto it = done.rbegin(); it != done.rend(); ++it) (void)Uninstall(*it);
+      retained_ = retained_before;
+      ControlError e = key.error();
+      if (e.message.rfind(sources.at(i), 0) != 0) e.message = sources.at(i) + ": " + e.message;
+      return tl::unexpected(e);
+    }
+    done.push_back(*key);
+  }
+  return done;
+}
+
+ControlResult<ControlCore::Key> ControlCore::FindEntry(const Json& args) const {
+  auto spi_it = args.find("spi");
+  if (spi_it == args.end()) return Bad(code::kInvalidArgument, "args.spi: missing");
+  auto spi = ParseSpi(*spi_it, "args.spi");
+  if (!spi) return tl::unexpected(spi.error());
+  auto dir = DirArg(args);
+  if (!dir) return tl::unexpected(dir.error());
+  std::vector<Key> found;
+  for (const Direction d : {Direction::kOut, Direction::kIn}) {
+    if (*dir && **dir != d) continue;
+    if (table_.count({d, *spi}) != 0) found.emplace_back(d, *spi);
+  }
+  if (found.empty()) {
+    return Bad(code::kNotFound,
+               "no SA with SPI " + FormatSpi(*spi) +
+                   (*dir ? " dir " + std::string(driver::ToString(**dir)) : std::string()));
+  }
+  if (found.size() > 1) {
+    return Bad(code::kInvalidArgument,
+               "SPI " + FormatSpi(*spi) + " is installed in both directions; give dir");
+  }
+  return found.front();
+}
+
+ControlResult<driver::SlotStatus> ControlCore::ReadSlot(const Key& key, SaEntry& entry) {
+  auto s = engine_->ReadSlot(key.first, entry.slot);
+  if (!s) return tl::unexpected(DeviceError(s.error(), Name(key.first, key.second)));
+  entry.last_seq = std::max(entry.last_seq, s->seq);
+  return *s;
+}
+
+Json ControlCore::Describe(const Key& key, const SaEntry& e, bool with_counters) {
+  const driver::SaConfig& c = e.config;
+  Json j = {{"spi", FormatSpi(key.second)},
+            {"dir", driver::ToString(key.first)},
+            {"slot", e.slot},
+            {"mode", driver::ToString(c.mode)},
+            {"src", c.src.ToString()},
+            {"dst", c.dst.ToString()},
+            {"alg", driver::ToString(c.alg)},
+            {"key_bits", c.key.key_bytes() * 8},
+            {"icv_bits", c.icv_bytes * 8},
+            {"esn", c.esn},
+            {"limits", LimitsJson(c.limits)},
+            {"origin", e.origin},
+            {"source", e.source},
+            {"line", RedactedLine(c)}};
+  if (c.encap) j["encap"] = {{"sport", c.encap->sport}, {"dport", c.encap->dport}};
+  if (key.first == Direction::kIn) j["replay_window"] = c.replay_window;
+  if (with_counters) {
+    auto s = ReadSlot(key, table_.at(key));
+    if (s) {
+      j["state"] = driver::ToString(s->state);
+      j["packets"] = s->packets;
+      j["bytes"] = s->bytes;
+      j["seq"] = s->seq;
+      if (key.first == Direction::kOut) j["next_seq"] = s->seq + 1;
+      j["seq_overflow"] = s->seq_overflow;
+    } else {
+      j["state"] = "unknown";
+      j["error"] = s.error().message;
+    }
+  }
+  return j;
+}
+
+ControlResult<Json> ControlCore::SaAdd(const Json& args) {
+  auto it = args.find("line");
+  if (it == args.end()) return Bad(code::kInvalidArgument, "args.line: missing");
+  if (!it->is_string()) return Bad(code::kInvalidArgument, "args.line: expected a string");
+  std::string line = it->get<std::string>();
+  std::string source = "sa add";
+  if (auto s = args.find("source"); s != args.end() && s->is_string())
+    source = s->get<std::string>();
+  // "sa spi ..." or just "spi ...": the words after `sa` are enough.
+  std::size_t first = line.find_first_not_of(" \t");
+  if (first == std::string::npos || line.compare(first, 3, "sa ") != 0) line = "sa " + line;
+  auto sa = driver::ParseSaLine(line, driver::SaLocation{source, 1});
+  OPENSSL_cleanse(line.data(), line.size());
+  if (!sa) {
+    ControlError e = ToControlError(sa.error());
+    e.message = WithoutLineNumber(e.message, source);
+    return tl::unexpected(e);
+  }
+  auto key = Install(std::move(*sa), "runtime", source);
+  if (!key) return tl::unexpected(key.error());
+  CheckpointAfterChange();
+  return Json{{"sa", Describe(*key, table_.at(*key), true)}};
+}
+
+ControlResult<Json> ControlCore::SaUpdate(const Json& args) {
+  auto key = FindEntry(args);
+  if (!key) return tl::unexpected(key.error());
+  SaEntry& e = table_.at(*key);
+  driver::SaLimits limits = e.config.limits;
+  bool any = false;
+  for (const auto& [name, field] : std::array<std::pair<const char*, std::uint64_t*>, 4>{
+           {{"soft_packets", &limits.soft_packets},
+            {"hard_packets", &limits.hard_packets},
+            {"soft_bytes", &limits.soft_bytes},
+            {"hard_bytes", &limits.hard_bytes}}}) {
+    auto v = U64Arg(args, name);
+    if (!v) return tl::unexpected(v.error());
+    if (*v) {
+      *field = **v;
+      any = true;
+    }
+  }
+  if (!any) {
+    return Bad(code::kInvalidArgument,
+               "sa update: give at least one of soft_packets, hard_packets, soft_bytes, "
+               "hard_bytes");
+  }
+  driver::SaConfig check = e.config.Clone();
+  check.limits = limits;
+  if (auto st = driver::Validate(check); !st) {
+    return Bad(code::kInvalidArgument, Name(key->first, key->second) + ": " + st.error().message);
+  }
+  if (auto st = engine_->UpdateLimits(key->first, e.slot, limits); !st) {
+    return tl::unexpected(DeviceError(st.error(), Name(key->first, key->second)));
+  }
+  e.config.limits = limits;
+  Publish({{"type", "sa-updated"},
+           {"spi", FormatSpi(key->second)},
+           {"dir", driver::ToString(key->first)},
+           {"limits", LimitsJson(limits)}});
+  return Json{{"sa", Describe(*key, e, true)}};
+}
+
+ControlResult<Json> ControlCore::SaDel(const Json& args) {
+  auto key = FindEntry(args);
+  if (!key) return tl::unexpected(key.error());
+  Json described = Describe(*key, table_.at(*key), true);
+  if (auto st = Uninstall(*key); !st) return tl::unexpected(st.error());
+  CheckpointAfterChange();
+  return Json{{"removed", described}};
+}
+
+ControlResult<Json> ControlCore::SaList() {
+  Json sas = Json::array();
+  for (const auto& [key, e] : table_) sas.push_back(Describe(key, e, true));
+  return Json{{"sas", sas}};
+}
+
+ControlResult<Json> ControlCore::SaShow(const Json& args) {
+  auto key = FindEntry(args);
+  if (!key) return tl::unexpected(key.error());
+  return Json{{"sa", Describe(*key, table_.at(*key), true)}};
+}
+
+ControlResult<Json> ControlCore::SaLoad(const Json& args) {
+  auto it = args.find("text");
+  if (it == args.end() || !it->is_string()) {
+    return Bad(code::kInvalidArgument, "args.text: missing or not a string");
+  }
+  std::string name = "<sa load>";
+  if (auto n = args.find("name"); n != args.end() && n->is_string()) name = n->get<std::string>();
+  auto sas = driver::ParseSaText(it->get<std::string>(), name);
+  if (!sas) return tl::unexpected(ToControlError(sas.error()));
+  std::vector<std::string> sources;
+  for (const auto& sa : *sas) sources.push_back(name + " (" + Name(sa.dir, sa.spi) + ")");
+  auto keys = InstallAll(std::move(*sas), "runtime", sources);
+  if (!keys) return tl::unexpected(keys.error());
+  CheckpointAfterChange();
+  Json list = Json::array();
+  for (const Key& k : *keys) list.push_back(Describe(k, table_.at(k), true));
+  return Json{{"installed", keys->size()}, {"sas", list}};
+}
+
+ControlResult<Json> ControlCore::SaSend(const Json& args) {
+  Json a = args;
+  if (!a.contains("dir")) a["dir"] = "out";
+  if (a["dir"] != "out") return Bad(code::kInvalidArgument, "args.dir: only dir out SAs send");
+  auto key = FindEntry(a);
+  if (!key) return tl::unexpected(key.error());
+  auto count = U64Arg(args, "count");
+  if (!count) return tl::unexpected(count.error());
+  auto size = U64Arg(args, "size");
+  if (!size) return tl::unexpected(size.error());
+  const std::uint64_t n = count->value_or(1);
+  const std::uint64_t bytes = size->value_or(64);
+  if (n == 0 || n > 100000) return Bad(code::kInvalidArgument, "args.count: expected 1..100000");
+  if (bytes > 1400) return Bad(code::kInvalidArgument, "args.size: expected at most 1400 bytes");
+  SaEntry& e = table_.at(*key);
+  std::vector<driver::PacketIn> packets;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    packets.push_back(driver::PacketIn{
+        Direction::kOut, static_cast<std::uint16_t>(e.slot), static_cast<std::uint32_t>(i),
+        TestPacket(e.config.src, e.config.dst, bytes, static_cast<std::uint32_t>(i))});
+  }
+  auto results = engine_->Process(packets);
+  if (!results) return tl::unexpected(DeviceError(results.error(), Name(key->first, key->second)));
+  std::map<std::string, std::uint64_t> statuses;
+  for (const auto& r : *results) ++statuses[std::string(driver::ToString(r.status))];
+  auto slot = ReadSlot(*key, e);
+  if (!slot) return tl::unexpected(slot.error());
+  return Json{{"spi", FormatSpi(key->second)},
+              {"sent", n},
+              {"status", statuses},
+              {"seq", slot->seq},
+              {"next_seq", slot->seq + 1}};
+}
+
+ControlResult<Json> ControlCore::Stats() {
+  auto c = engine_->ReadCounters();
+  if (!c) return tl::unexpected(DeviceError(c.error(), "stats"));
+  std::uint32_t in_used = 0;
+  std::uint32_t out_used = 0;
+  for (const auto& [k, e] : table_) (k.first == Direction::kIn ? in_used : out_used)++;
+  Json sas = Json::array();
+  for (const auto& [key, e] : table_) {
+    Json d = Describe(key, e, true);
+    sas.push_back({{"spi", d["spi"]},
+                   {"dir", d["dir"]},
+                   {"slot", d["slot"]},
+                   {"state", d["state"]},
+                   {"packets", d.value("packets", 0)},
+                   {"bytes", d.value("bytes", 0)},
+                   {"seq", d.value("seq", 0)}});
+  }
+  return Json{{"drops",
+               {{"auth", c->drop_auth},
+                {"replay", c->drop_replay},
+                {"no_sa", c->drop_no_sa},
+                {"malformed", c->drop_malformed},
+                {"lifetime", c->drop_lifetime}}},
+              {"released", {{"out", c->released_out}, {"in", c->released_in}}},
+              {"events_lost", c->events_lost},
+              {"table",
+               {{"out", {{"used", out_used}, {"slots", engine_->caps().out_slots}}},
+                {"in", {{"used", in_used}, {"slots", engine_->caps().in_slots}}}}},
+              {"daemon",
+               {{"device_errors", device_errors_},
+                {"events", events_seen_},
+                {"checkpoint_generation", generation_}}},
+              {"sas", sas}};
+}
+
+void ControlCore::PollEvents() {
+  auto events = engine_->DrainEvents();
+  if (!events) {
+    (void)DeviceError(events.error(), "drain events");
+    return;
+  }
+  for (const driver::Event& ev : *events) {
+    ++events_seen_;
+    Json j = {{"type", driver::ToString(ev.kind)},
+              {"spi", FormatSpi(ev.spi)},
+              {"dir", driver::ToString(ev.dir)},
+              {"slot", ev.slot},
+              {"packets", ev.packets},
+              {"bytes", ev.bytes}};
+    bool known = false;
+    for (const auto& [k, e] : table_)
+      known = known || (k.first == ev.dir && e.slot == ev.slot && k.second == ev.spi);
+    if (!known) j["stale"] = true;  // the slot was reused since
+    logger_.Log(ev.kind == driver::EventKind::kSoft ? LogLevel::kInfo : LogLevel::kWarn, "event",
+                "SA " + std::string(driver::ToString(ev.kind)),
+                {{"spi", FormatSpi(ev.spi)},
+                 {"dir", std::string(driver::ToString(ev.dir))},
+                 {"packets", std::to_string(ev.packets)}});
+    Publish(j);
+  }
+}
+
+ControlResult<Json> ControlCore::SaveCheckpoint() {
+  if (!store_) return Json{{"saved", false}};
+  sdk::Checkpoint cp;
+  cp.generation = generation_ + 1;
+  for (auto& [key, e] : table_) {
+    if (auto s = ReadSlot(key, e); !s) {
+      logger_.Log(LogLevel::kWarn, "checkpoint", "using the last known sequence number",
+                  {{"spi", FormatSpi(key.second)}, {"error", s.error().message}});
+    }
+    sdk::SaCheckpoint rec;
+    rec.name = std::string(driver::ToString(key.first)) + ":" + FormatSpi(key.second);
+    rec.spi = key.second;
+    rec.esn = e.config.esn;
+    if (key.first == Direction::kOut) {
+      rec.direction = sdk::SaDirection::kOutbound;
+      rec.outbound_seq = std::max(e.last_seq, e.config.oseq);
+    } else {
+      rec.direction = sdk::SaDirection::kInbound;
+      rec.replay_right_edge = std::min(std::max(e.last_seq, e.config.replay_seq),
+                                       sdk::LastUsableSequence(e.config.esn));
+      rec.replay_window = e.config.replay_window;
+      // Fail closed: every number inside the window counts as received.
+      rec.replay_bitmap.assign((rec.replay_window + 63) / 64, 0);
+      const std::uint64_t bits = std::min<std::uint64_t>(rec.replay_window, rec.replay_right_edge);
+      for (std::uint64_t b = 0; b < bits; ++b)
+        rec.replay_bitmap[b / 64] |= std::uint64_t{1} << (b % 64);
+    }
+    cp.sas.push_back(std::move(rec));
+  }
+  for (const auto& [key, rec] : retained_) {
+    if (table_.count(key) == 0) cp.sas.push_back(rec);
+  }
+  if (auto st = store_->Save(cp); !st) {
+    logger_.Log(LogLevel::kError, "checkpoint", "checkpoint not written",
+                {{"error", st.error().message}});
+    return tl::unexpected(ToControlError(st.error()));
+  }
+  generation_ = cp.generation;
+  logger_.Log(LogLevel::kDebug, "checkpoint", "checkpoint written",
+              {{"path", store_->path().string()}, {"generation", std::to_string(generation_)}});
+  return Json{{"saved", true},
+              {"path", store_->path().string()},
+              {"generation", generation_},
+              {"records", cp.sas.size()}};
+}
+
+void ControlCore::CheckpointAfterChange() { (void)SaveCheckpoint(); }
+
+ControlResult<Json> ControlCore::ReloadConfig() {
+  std::vector<std::string> sources;
+  auto sas = ReadConfig(&sources);
+  if (!sas) return tl::unexpected(sas.error());
+  std::map<Key, std::size_t> wanted;
+  for (std::size_t i = 0; i < sas->size(); ++i) {
+    const Key key{(*sas)[i].dir, (*sas)[i].spi};
+    wanted[key] = i;
+    if (auto it = table_.find(key); it != table_.end() && it->second.origin != "config") {
+      return Bad(code::kExists, sources[i] + ": " + Name(key.first, key.second) +
+                                    " was added at runtime (" + it->second.source +
+                                    "); delete it first");
+    }
+  }
+  // Plan: unchanged, limits only, replace (remove + add), remove, add.
+  std::vector<Key> remove;
+  std::vector<std::pair<Key, driver::SaLimits>> relimit;
+  std::vector<std::size_t> add;
+  for (const auto& [key, e] : table_) {
+    if (e.origin != "config") continue;
+    auto w = wanted.find(key);
+    if (w == wanted.end()) {
+      remove.push_back(key);
+      continue;
+    }
+    driver::SaConfig a = e.config.Clone();
+    driver::SaConfig b = (*sas)[w->second].Clone();
+    a.oseq = b.oseq = 0;
+    a.replay_seq = b.replay_seq = 0;
+    const driver::SaLimits new_limits = b.limits;
+    a.limits = b.limits = {};
+    if (!driver::SaConfigEqual(a, b)) {
+      remove.push_back(key);
+      add.push_back(w->second);
+    } else if (!(e.config.limits == new_limits)) {
+      relimit.emplace_back(key, new_limits);
+    }
+  }
+  for (const auto& [key, i] : wanted) {
+    if (table_.count(key) == 0) add.push_back(i);
+  }
+  // Execute with rollback.
+  const auto retained_before = retained_;
+  std::vector<std::pair<Key, driver::SaLimits>> relimited;
+  std::vector<std::pair<driver::SaConfig, std::string>> removed;  // to reinstall on rollback
+  auto rollback = [&](std::vector<Key> added) {
+    for (auto it = added.rbegin(); it != added.rend(); ++it) (void)Uninstall(*it);
+    for (auto& [sa, source] : removed) {
+      retained_.erase({sa.dir, sa.spi});
+      (void)Install(std::move(sa), "config", source);
+    }
+    for (const auto& [key, limits] : relimited) {
+      SaEntry& e = table_.at(key);
+      if (engine_->UpdateLimits(key.first, e.slot, limits)) e.config.limits = limits;
+    }
+    retained_ = retained_before;
+  };
+  for (const auto& [key, limits] : relimit) {
+    SaEntry& e = table_.at(key);
+    if (auto st = engine_->UpdateLimits(key.first, e.slot, limits); !st) {
+      rollback({});
+      return tl::unexpected(DeviceError(st.error(), Name(key.first, key.second)));
+    }
+    relimited.emplace_back(key, e.config.limits);
+    e.config.limits = limits;
+  }
+  for (const Key& key : remove) {
+    SaEntry& e = table_.at(key);
+    (void)ReadSlot(key, e);
+    driver::SaConfig old = e.config.Clone();
+    if (key.first == Direction::kOut) old.oseq = std::max(old.oseq, e.last_seq);
+    if (key.first == Direction::kIn) old.replay_seq = std::max(old.replay_seq, e.last_seq);
+    std::string source = e.source;
+    if (auto st = Uninstall(key); !st) {
+      rollback({});
+      return tl::unexpected(st.error());
+    }
+    removed.emplace_back(std::move(old), std::move(source));
+  }
+  std::vector<Key> added;
+  for (const std::size_t i : add) {
+    auto key = Install((*sas)[i].Clone(), "config", sources[i]);
+    if (!key) {
+      rollback(added);
+      ControlError e = key.error();
+      e.message = sources[i] + ": " + e.message;
+      return tl::unexpected(e);
+    }
+    added.push_back(*key);
+  }
+  CheckpointAfterChange();
+  std::size_t n_replaced = 0;
+  for (const Key& k : remove) n_replaced += wanted.count(k);
+  Json r = {{"path", *options_.config_path},         {"added", added.size() - n_replaced},
+            {"removed", remove.size() - n_replaced}, {"replaced", n_replaced},
+            {"limits_updated", relimit.size()},      {"sas", table_.size()}};
+  logger_.Log(LogLevel::kInfo, "config", "config reloaded",
+              {{"path", *options_.config_path},
+               {"added", std::to_string(added.size() - n_replaced)},
+               {"removed", std::to_string(remove.size() - n_replaced)},
+               {"replaced", std::to_string(n_replaced)},
+               {"limits_updated", std::to_string(relimit.size())}});
+  Publish({{"type", "config-reloaded"}, {"result", r}});
+  return r;
+}
+
+}  // namespace espo::ikectl
