@@ -78,9 +78,9 @@ std::uint32_t Hi(std::uint64_t v) { return static_cast<std::uint32_t>(v >> 32U);
 Result<std::unique_ptr<CountingDevice>> CountingDevice::Create(const CountingOptions& options) {
   const std::uint32_t n = options.sa_slots;
   if (n < 2 || n > 32768 || (n & (n - 1)) != 0) {
-    return MakeError(Errc::kInvalidArgument,
-                     "counting device: sa_slots must be a power of two in 2..32768, got " +
-                         std::to_string(n));
+    return MakeError(
+        Errc::kInvalidArgument,
+        "counting device: sa_slots must be a power of two in 2..32768, got " + std::to_string(n));
   }
   if (options.event_depth == 0 || options.event_depth > 0xFFFF) {
     return MakeError(Errc::kInvalidArgument, "counting device: event_depth must be 1..65535");
@@ -139,9 +139,8 @@ Result<std::uint32_t> CountingDevice::ReadReg(std::uint32_t offset) {
     case rm::kSaReadSpiOffset:
       return read_port_[1];
     case rm::kEvtStatusOffset:
-      return rm::kEvtStatusCount.Set(
-          0, static_cast<std::uint32_t>(std::min<std::size_t>(events_.size() - event_head_,
-                                                              0xFFFF)));
+      return rm::kEvtStatusCount.Set(0, static_cast<std::uint32_t>(std::min<std::size_t>(
+                                            events_.size() - event_head_, 0xFFFF)));
     case rm::kEvtOverflowOffset: {
       const std::uint32_t v = event_overflow_;
       event_overflow_ = 0;
@@ -173,8 +172,8 @@ Result<std::uint32_t> CountingDevice::ReadReg(std::uint32_t offset) {
     return words[(offset - rm::kEvtDataOffset) / 4];
   }
   if (IsReadWrite(offset)) return regs_[offset / 4];
-  return MakeError(Errc::kDevice, "counting device: no register at offset " +
-                                      std::to_string(offset));
+  return MakeError(Errc::kDevice,
+                   "counting device: no register at offset " + std::to_string(offset));
 }
 
 Status CountingDevice::WriteReg(std::uint32_t offset, std::uint32_t value) {
@@ -209,8 +208,8 @@ Status CountingDevice::WriteReg(std::uint32_t offset, std::uint32_t value) {
     regs_[offset / 4] = value;
     return Ok();
   }
-  return MakeError(Errc::kDevice, "counting device: register at offset " +
-                                      std::to_string(offset) + " is not writable");
+  return MakeError(Errc::kDevice, "counting device: register at offset " + std::to_string(offset) +
+                                      " is not writable");
 }
 
 Result<DmaBuffer> CountingDevice::AllocBuffer(std::size_t bytes) {
@@ -251,9 +250,15 @@ void CountingDevice::Commit(std::uint32_t value) {
   } else {
     if (hook_) hook_(dir, slot);
     switch (op) {
-      case rm::SaCommitOp::kInstall: code = Install(dir, slot); break;
-      case rm::SaCommitOp::kRemove: code = Remove(dir, slot); break;
-      case rm::SaCommitOp::kSetLimits: code = SetLimits(dir, slot); break;
+      case rm::SaCommitOp::kInstall:
+        code = Install(dir, slot);
+        break;
+      case rm::SaCommitOp::kRemove:
+        code = Remove(dir, slot);
+        break;
+      case rm::SaCommitOp::kSetLimits:
+        code = SetLimits(dir, slot);
+        break;
     }
   }
   if (code != kCodeOk) ++stats_.commit_errors;
@@ -280,7 +285,8 @@ std::uint32_t CountingDevice::Install(Direction dir, std::uint32_t slot) {
         (window == 0 && esn) || (spi & (options_.sa_slots - 1)) != slot)) ||
       (limits.soft_packets != 0 && limits.hard_packets != 0 &&
        limits.soft_packets >= limits.hard_packets) ||
-      (limits.soft_bytes != 0 && limits.hard_bytes != 0 && limits.soft_bytes >= limits.hard_bytes) ||
+      (limits.soft_bytes != 0 && limits.hard_bytes != 0 &&
+       limits.soft_bytes >= limits.hard_bytes) ||
       (!esn && (dir == Direction::kOut ? seq >= 0xFFFFFFFFULL : seq > 0xFFFFFFFFULL));
   if (bad) return kCodeBadParam;
   s = CountingSlot{};
@@ -387,13 +393,15 @@ std::uint64_t CountingDevice::AddTraffic(Direction dir, std::uint32_t slot, std:
       if (take != k) break;
       // The take-th packet is the one that reaches the next limit: the per-packet rules.
       const SaLimits& l = s.limits;
-      if (!s.soft_posted && (Crossed(s.packets, l.soft_packets) || Crossed(s.bytes, l.soft_bytes))) {
+      if (!s.soft_posted &&
+          (Crossed(s.packets, l.soft_packets) || Crossed(s.bytes, l.soft_bytes))) {
         s.soft_posted = true;
         s.soft_packets_at = s.packets;
         if (s.state == SlotState::kActive) s.state = SlotState::kSoftExpired;
         Post(kEventSoft, dir, slot, s);
       }
-      if (!s.hard_posted && (Crossed(s.packets, l.hard_packets) || Crossed(s.bytes, l.hard_bytes))) {
+      if (!s.hard_posted &&
+          (Crossed(s.packets, l.hard_packets) || Crossed(s.bytes, l.hard_bytes))) {
         s.hard_posted = true;
         s.state = SlotState::kHardExpired;
         Post(kEventHard, dir, slot, s);
@@ -417,7 +425,8 @@ std::uint64_t CountingDevice::AddTraffic(Direction dir, std::uint32_t slot, std:
 std::uint64_t CountingDevice::MaxPastSoftNow() const {
   std::uint64_t m = stats_.max_packets_past_soft;
   for (const CountingSlot& s : out_) {
-    if (s.state != SlotState::kFree && s.soft_posted) m = std::max(m, s.packets - s.soft_packets_at);
+    if (s.state != SlotState::kFree && s.soft_posted)
+      m = std::max(m, s.packets - s.soft_packets_at);
   }
   return m;
 }

@@ -88,9 +88,10 @@ void RegisterSimulate(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<SimulateArgs>();
   args->params.sas = 100000;
   args->params.slots = 105263;
-  CLI::App* sim = app.add_subcommand(
-      "simulate", "Table-pressure study: lifetime policies x scenarios over the real SDK "
-                  "with a fake clock and counting devices (docs/SIMULATE.md)");
+  CLI::App* sim =
+      app.add_subcommand("simulate",
+                         "Table-pressure study: lifetime policies x scenarios over the real SDK "
+                         "with a fake clock and counting devices (docs/SIMULATE.md)");
   SimParams& p = args->params;
   sim->add_option("--sas", p.sas, "M: Child SAs between the two gateways")->capture_default_str();
   sim->add_option("--slots", p.slots, "S: SA slots per direction per gateway")

@@ -48,21 +48,30 @@ namespace espo::ikectl {
 
 std::string_view ToString(SimScenario s) {
   switch (s) {
-    case SimScenario::kSteady: return "steady";
-    case SimScenario::kColdStart: return "cold-start";
-    case SimScenario::kPeerReboot: return "peer-reboot";
-    case SimScenario::kBurst: return "burst";
+    case SimScenario::kSteady:
+      return "steady";
+    case SimScenario::kColdStart:
+      return "cold-start";
+    case SimScenario::kPeerReboot:
+      return "peer-reboot";
+    case SimScenario::kBurst:
+      return "burst";
   }
   return "?";
 }
 
 std::string_view ToString(SimPolicy p) {
   switch (p) {
-    case SimPolicy::kNone: return "none";
-    case SimPolicy::kStrongswan: return "strongswan";
-    case SimPolicy::kLibreswan: return "libreswan";
-    case SimPolicy::kCountBased: return "count-based";
-    case SimPolicy::kController: return "controller";
+    case SimPolicy::kNone:
+      return "none";
+    case SimPolicy::kStrongswan:
+      return "strongswan";
+    case SimPolicy::kLibreswan:
+      return "libreswan";
+    case SimPolicy::kCountBased:
+      return "count-based";
+    case SimPolicy::kController:
+      return "controller";
   }
   return "?";
 }
@@ -88,7 +97,8 @@ Result<std::vector<SimPolicy>> ParsePolicies(std::string_view text) {
   }
   return MakeError(Errc::kInvalidArgument,
                    "--policy: expected none, strongswan, libreswan, count-based, controller or "
-                   "all, got '" + std::string(text) + "'");
+                   "all, got '" +
+                       std::string(text) + "'");
 }
 
 namespace {
@@ -144,11 +154,11 @@ struct Shard {
   std::vector<std::uint32_t> out_flow;  // slot -> flow feeding it
   std::vector<std::uint32_t> in_flow;
   bool need_poll = false;
-  std::unordered_set<SaId> started;    // old SAs with a StartRekey since they entered rekeying
-  std::unordered_set<SaId> peer_req;   // old SAs the peer asked to rekey
-  std::vector<SaId> entered;           // SAs that entered rekeying (checked after Poll)
-  std::vector<std::vector<SaId>> live; // local selector index -> live (active / rekeying) SAs
-  std::uint64_t rekeys_base = 0;       // stats of schedulers replaced by a reboot
+  std::unordered_set<SaId> started;     // old SAs with a StartRekey since they entered rekeying
+  std::unordered_set<SaId> peer_req;    // old SAs the peer asked to rekey
+  std::vector<SaId> entered;            // SAs that entered rekeying (checked after Poll)
+  std::vector<std::vector<SaId>> live;  // local selector index -> live (active / rekeying) SAs
+  std::uint64_t rekeys_base = 0;        // stats of schedulers replaced by a reboot
   std::uint64_t collisions_base = 0;
 };
 
@@ -173,7 +183,7 @@ struct Selector {
   bool outage = false;    // planned outage (peer reboot): not counted as lost
   bool incident = false;  // currently unserved and counted
   bool recovery_armed = false;
-  bool dup_open = false;  // duplicate incident counted
+  bool dup_open = false;      // duplicate incident counted
   std::uint8_t hw_flows = 0;  // flows served in hardware at both ends
 };
 
@@ -215,7 +225,8 @@ struct Crossing {
 
 std::vector<std::uint8_t> NonceBytes(std::uint64_t v) {
   std::vector<std::uint8_t> n(8);
-  for (int i = 7; i >= 0; --i, v >>= 8U) n[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(v);
+  for (int i = 7; i >= 0; --i, v >>= 8U)
+    n[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(v);
   return n;
 }
 
@@ -390,8 +401,8 @@ sdk::LifetimePolicyConfig Sim::PolicyConfig() const {
   const Duration life = Seconds(p_.lifetime_hours * 3600.0);
   // Packet lifetime L: an SA at the mean rate of the (uncapped) log-normal reaches L at T.
   const double mean_rate = p_.rate_median_pps * std::exp(p_.rate_sigma * p_.rate_sigma / 2.0);
-  const auto hard_packets =
-      std::max<std::uint64_t>(1000, static_cast<std::uint64_t>(mean_rate * p_.lifetime_hours * 3600.0));
+  const auto hard_packets = std::max<std::uint64_t>(
+      1000, static_cast<std::uint64_t>(mean_rate * p_.lifetime_hours * 3600.0));
   sdk::LifetimePolicyConfig c;
   switch (policy_) {
     case SimPolicy::kNone:
@@ -447,7 +458,7 @@ Status Sim::BuildShard(int side, std::uint32_t k) {
   sdk::RekeyOptions ro;
   const bool count = policy_ == SimPolicy::kCountBased || policy_ == SimPolicy::kController;
   // Count Based SA Extension: A proposed the larger rekey value (the draw is symmetric).
-  ro.designation = !count        ? sdk::RekeyDesignation::kTie
+  ro.designation = !count       ? sdk::RekeyDesignation::kTie
                    : side == kA ? sdk::RekeyDesignation::kRekeyer
                                 : sdk::RekeyDesignation::kOther;
   if (policy_ == SimPolicy::kController) {
@@ -490,7 +501,8 @@ Status Sim::Setup() {
     const double t = p_.lifetime_hours * 3600.0;
     const double d = Overlap();
     const std::uint32_t want = sdk::RecommendedHeadroom(shard_sas_[0], d, 0.05 * t, 0.05 * t);
-    const std::uint32_t spare = shard_slots_[0] > shard_sas_[0] ? shard_slots_[0] - shard_sas_[0] : 0;
+    const std::uint32_t spare =
+        shard_slots_[0] > shard_sas_[0] ? shard_slots_[0] - shard_sas_[0] : 0;
     headroom_ = std::min(want, spare);
   }
   policy_rng_[0] = std::make_unique<sdk::SeededRng>(rng_.NextU64());
@@ -504,7 +516,8 @@ Status Sim::Setup() {
   sels_.assign(p_.sas, {});
   const double cap = p_.rate_median_pps * p_.rate_cap;
   for (std::uint32_t s = 0; s < p_.sas; ++s) {
-    const double ab = std::min(cap, p_.rate_median_pps * std::exp(p_.rate_sigma * Normal(traffic_rng_)));
+    const double ab =
+        std::min(cap, p_.rate_median_pps * std::exp(p_.rate_sigma * Normal(traffic_rng_)));
     const double ba = std::min(cap, ab * traffic_rng_.UniformReal(0.5, 2.0));
     Flow ab_flow;
     ab_flow.sel = s;
@@ -573,12 +586,14 @@ void Sim::CreatePair(std::uint32_t sel) {
   sdk::ChildKeys kb;
   kb.inbound = ka.outbound.Clone();
   kb.outbound = ka.inbound.Clone();
-  if (auto st = b.sched->CompleteChildSa(*id_b, spi_a, std::move(kb), sdk::ExchangeRole::kResponder);
+  if (auto st =
+          b.sched->CompleteChildSa(*id_b, spi_a, std::move(kb), sdk::ExchangeRole::kResponder);
       !st) {
     if (a.mgr->StateOf(*id_a) != SaState::kGone) (void)a.mgr->Remove(*id_a);
     return refused(st.error());
   }
-  if (auto st = a.sched->CompleteChildSa(*id_a, spi_b, std::move(ka), sdk::ExchangeRole::kInitiator);
+  if (auto st =
+          a.sched->CompleteChildSa(*id_a, spi_b, std::move(ka), sdk::ExchangeRole::kInitiator);
       !st) {
     if (b.mgr->StateOf(*id_b) != SaState::kGone) (void)b.mgr->Remove(*id_b);
     return refused(st.error());
@@ -792,8 +807,8 @@ void Sim::Remap(std::uint32_t f) {
     auto oi = snd.mgr->Info(out_sa);
     if (oi && oi->outbound != sdk::Placement::kNone) {
       const bool ohw = oi->outbound == sdk::Placement::kHardware;
-      const bool ostop =
-          ohw && snd.dev->Slot(Direction::kOut, oi->outbound_slot).state == driver::SlotState::kHardExpired;
+      const bool ostop = ohw && snd.dev->Slot(Direction::kOut, oi->outbound_slot).state ==
+                                    driver::SlotState::kHardExpired;
       const SaId in_sa = rcv.mgr->FindByInboundSpi(oi->outbound_spi);
       auto ii = in_sa == sdk::kNoSa ? Result<sdk::SaInfo>(MakeError(Errc::kNotFound, ""))
                                     : rcv.mgr->Info(in_sa);
@@ -828,7 +843,8 @@ void Sim::Remap(std::uint32_t f) {
   if (fl.served && fl.rate > 0.0) {
     std::uint64_t kpk = std::numeric_limits<std::uint64_t>::max();
     if (fl.out_place == 1) {
-      kpk = std::min(kpk, snd.dev->PacketsToNextEvent(Direction::kOut, fl.out_slot, p_.packet_bytes));
+      kpk =
+          std::min(kpk, snd.dev->PacketsToNextEvent(Direction::kOut, fl.out_slot, p_.packet_bytes));
     }
     if (fl.in_place == 1) {
       kpk = std::min(kpk, rcv.dev->PacketsToNextEvent(Direction::kIn, fl.in_slot, p_.packet_bytes));
@@ -1092,7 +1108,8 @@ Result<SimResult> Sim::Run(const std::function<void(double)>& progress) {
   }
   Measure(end_);
   while (series_.size() < p_.plot_points) {
-    series_.push_back(SimSample{(static_cast<double>(series_.size()) + 1) * bucket_s_, bucket_max_});
+    series_.push_back(
+        SimSample{(static_cast<double>(series_.size()) + 1) * bucket_s_, bucket_max_});
     bucket_max_ = occ_now_;
   }
   SimResult r;
@@ -1120,8 +1137,7 @@ Result<SimResult> Sim::Run(const std::function<void(double)>& progress) {
   r.sdk_errors = sdk_errors_;
   r.measure_from_s = ToSeconds(measure_from_ - TimePoint{});
   r.series = std::move(series_);
-  r.wall_seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+  r.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
   return r;
 }
 
@@ -1149,9 +1165,10 @@ Result<SimReport> RunSimulation(const SimParams& params,
   std::vector<double> frac(jobs.size(), 0.0);
   std::mutex mu;
   std::atomic<std::size_t> next{0};
-  std::uint32_t nthreads = params.threads != 0 ? params.threads : std::thread::hardware_concurrency();
-  nthreads = std::max<std::uint32_t>(1, std::min<std::uint32_t>(nthreads,
-                                                               static_cast<std::uint32_t>(jobs.size())));
+  std::uint32_t nthreads =
+      params.threads != 0 ? params.threads : std::thread::hardware_concurrency();
+  nthreads = std::max<std::uint32_t>(
+      1, std::min<std::uint32_t>(nthreads, static_cast<std::uint32_t>(jobs.size())));
   auto report = [&](std::size_t i, double f) {
     if (!progress) return;
     const std::lock_guard<std::mutex> lock(mu);
@@ -1164,8 +1181,8 @@ Result<SimReport> RunSimulation(const SimParams& params,
     for (;;) {
       const std::size_t i = next.fetch_add(1);
       if (i >= jobs.size()) return;
-      auto r = RunOne(params, jobs[i].first, jobs[i].second,
-                      [&report, i](double f) { report(i, f); });
+      auto r =
+          RunOne(params, jobs[i].first, jobs[i].second, [&report, i](double f) { report(i, f); });
       const std::lock_guard<std::mutex> lock(mu);
       out[i] = std::move(r);
     }
@@ -1235,9 +1252,9 @@ nlohmann::json ToJson(const SimReport& report) {
 }
 
 std::string FormatTable(const SimReport& report) {
-  const std::vector<std::string> head = {"policy",  "scenario", "exhaust", "lost",   "dup",
-                                         "collis",  "peak_occ", "mean_occ", "util",  "sw_packets",
-                                         "past_soft", "rekeys", "wall_s"};
+  const std::vector<std::string> head = {"policy",    "scenario", "exhaust",  "lost", "dup",
+                                         "collis",    "peak_occ", "mean_occ", "util", "sw_packets",
+                                         "past_soft", "rekeys",   "wall_s"};
   std::vector<std::vector<std::string>> rows;
   auto fixed = [](double v, int prec) {
     std::ostringstream o;
@@ -1272,8 +1289,8 @@ std::string FormatTable(const SimReport& report) {
   line(head);
   for (const auto& row : rows) line(row);
   o << "M=" << report.params.sas << " S=" << report.params.slots << " ("
-    << fixed(100.0 * report.params.sas / report.params.slots, 1) << "% full) hours="
-    << report.params.hours << " seed=" << report.params.seed
+    << fixed(100.0 * report.params.sas / report.params.slots, 1)
+    << "% full) hours=" << report.params.hours << " seed=" << report.params.seed
     << " wall=" << fixed(report.wall_seconds, 1) << "s\n";
   return o.str();
 }

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <random>
 #include <string>
 #include <utility>
@@ -11,6 +12,7 @@
 
 #include "Vgcm_core.h"
 
+#include "espo/sim/axis.hpp"
 #include "espo/sim/clocked_model.hpp"
 
 namespace espo::sim {
@@ -34,11 +36,7 @@ std::uint8_t WideByte(const Wide& port, std::size_t i) {
   return static_cast<std::uint8_t>(port[i / 4] >> (8U * (i % 4)));
 }
 
-struct Beat {
-  std::array<std::uint32_t, 4> words{};
-  std::uint16_t keep = 0;
-  bool last = false;
-};
+using Beat = AxisBeat<4>;
 
 std::size_t Beats(std::size_t bytes) { return (bytes + kBeatBytes - 1) / kBeatBytes; }
 
@@ -48,7 +46,7 @@ void AppendPart(ByteSpan part, std::vector<Beat>& beats) {
     Beat beat;
     const std::size_t n = std::min(kBeatBytes, part.size() - off);
     for (std::size_t i = 0; i < n; ++i) {
-      beat.words.at(i / 4) |= static_cast<std::uint32_t>(part[off + i]) << (8U * (i % 4));
+      beat.SetByte(i, part[off + i]);
     }
     beat.keep = static_cast<std::uint16_t>((1U << n) - 1U);
     beats.push_back(beat);
@@ -137,8 +135,10 @@ struct GcmCoreSim::Impl {
     std::bernoulli_distribution ready(std::clamp(p_out_ready, 0.0, 1.0));
     const bool always_ready = p_out_ready >= 1.0;
 
+    AxisSource<4> source;
+    for (const Beat& b : beats) source.Push(b);
+    AxisMonitor<4> monitor;
     std::size_t cmd_i = 0;
-    std::size_t beat_i = 0;
     std::size_t tag_i = 0;
     std::size_t out_job = 0;       // job whose text beats come out next
     std::size_t out_job_beat = 0;  // beats of out_job already seen
@@ -147,9 +147,7 @@ struct GcmCoreSim::Impl {
     const std::uint64_t start = dut.cycle();
     std::uint64_t last_progress = start;
     bool cmd_driven = false;
-    bool axis_stalled = false;
     bool tag_stalled = false;
-    Beat stalled_beat;
     std::array<std::uint8_t, 16> stalled_tag{};
     const auto skip_empty = [&] {
       while (out_job < jobs.size() && out_job_beat == text_beats[out_job]) {
@@ -178,15 +176,7 @@ struct GcmCoreSim::Impl {
       } else {
         m.s_cmd_valid_i = 0;
       }
-      if (beat_i < beats.size()) {
-        const Beat& b = beats[beat_i];
-        for (std::size_t w = 0; w < 4; ++w) m.s_axis_tdata_i[w] = b.words.at(w);
-        m.s_axis_tkeep_i = b.keep;
-        m.s_axis_tlast_i = b.last ? 1 : 0;
-        m.s_axis_tvalid_i = 1;
-      } else {
-        m.s_axis_tvalid_i = 0;
-      }
+      source.Drive(m.s_axis_tdata_i, m.s_axis_tkeep_i, m.s_axis_tlast_i, m.s_axis_tvalid_i);
       m.m_axis_tready_i = (always_ready || ready(rng)) ? 1 : 0;
       m.m_tag_ready_i = (always_ready || ready(rng)) ? 1 : 0;
       dut.Settle();
@@ -197,24 +187,20 @@ struct GcmCoreSim::Impl {
         cmd_driven = false;
         last_progress = dut.cycle();
       }
-      if (m.s_axis_tvalid_i != 0 && m.s_axis_tready_o != 0) {
-        ++beat_i;
+      if (source.Sample(m.s_axis_tready_o != 0)) {
         ++in_beats;
         last_progress = dut.cycle();
       }
-      const bool axis_valid = m.m_axis_tvalid_o != 0;
-      Beat seen;
-      if (axis_valid || axis_stalled) {
-        for (std::size_t w = 0; w < 4; ++w) seen.words.at(w) = m.m_axis_tdata_o[w];
-        seen.keep = m.m_axis_tkeep_o;
-        seen.last = m.m_axis_tlast_o != 0;
-      }
-      if (axis_stalled && (!axis_valid || seen.words != stalled_beat.words ||
-                           seen.keep != stalled_beat.keep || seen.last != stalled_beat.last)) {
-        return MakeError(Errc::kDevice, "gcm_core: m_axis changed before tready at cycle " +
+      std::string violation;
+      const std::optional<Beat> accepted =
+          monitor.Sample(m.m_axis_tdata_o, m.m_axis_tkeep_o, m.m_axis_tlast_o, m.m_axis_tvalid_o,
+                         m.m_axis_tready_i != 0, &violation);
+      if (!violation.empty()) {
+        return MakeError(Errc::kDevice, "gcm_core: m_axis " + violation + " at cycle " +
                                             std::to_string(dut.cycle()));
       }
-      if (axis_valid && m.m_axis_tready_i != 0) {
+      if (accepted) {
+        const Beat& seen = *accepted;
         if (out_job >= jobs.size()) {
           return MakeError(Errc::kDevice, "gcm_core: unexpected m_axis beat at cycle " +
                                               std::to_string(dut.cycle()));
@@ -227,14 +213,12 @@ struct GcmCoreSim::Impl {
           return MakeError(Errc::kDevice, "gcm_core: job " + std::to_string(out_job) + " beat " +
                                               std::to_string(out_job_beat) + ": bad tkeep/tlast");
         }
-        for (std::size_t i = 0; i < n; ++i) out[out_job].text.push_back(WideByte(seen.words, i));
+        for (std::size_t i = 0; i < n; ++i) out[out_job].text.push_back(seen.Byte(i));
         ++out_job_beat;
         ++out_beats;
         skip_empty();
         last_progress = dut.cycle();
       }
-      axis_stalled = axis_valid && m.m_axis_tready_i == 0;
-      stalled_beat = seen;
 
       const bool tag_valid = m.m_tag_valid_o != 0;
       std::array<std::uint8_t, 16> tag{};

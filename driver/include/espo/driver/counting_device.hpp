@@ -47,7 +47,7 @@ struct CountingSlot {
   SaLimits limits;
   std::uint64_t packets = 0;
   std::uint64_t bytes = 0;
-  std::uint64_t seq = 0;           // outbound: last number used; inbound: highest number seen
+  std::uint64_t seq = 0;              // outbound: last number used; inbound: highest number seen
   std::uint64_t soft_packets_at = 0;  // packet counter when SOFT was posted
 };
 

@@ -30,33 +30,33 @@ Result<std::vector<SimScenario>> ParseScenarios(std::string_view text);  // a na
 Result<std::vector<SimPolicy>> ParsePolicies(std::string_view text);     // a name or "all"
 
 struct SimParams {
-  std::uint32_t sas = 1000;     // M: Child SAs (selectors) between the two gateways
-  std::uint32_t slots = 1100;   // S: slots per direction per gateway
-  double hours = 24.0;          // simulated time
+  std::uint32_t sas = 1000;    // M: Child SAs (selectors) between the two gateways
+  std::uint32_t slots = 1100;  // S: slots per direction per gateway
+  double hours = 24.0;         // simulated time
   std::uint64_t seed = 1;
   std::vector<SimScenario> scenarios{SimScenario::kSteady, SimScenario::kColdStart,
                                      SimScenario::kPeerReboot, SimScenario::kBurst};
   std::vector<SimPolicy> policies{SimPolicy::kNone, SimPolicy::kStrongswan, SimPolicy::kLibreswan,
                                   SimPolicy::kCountBased, SimPolicy::kController};
   // Study model (docs/SIMULATE.md "Model"); the defaults are the ones the documented runs use.
-  double lifetime_hours = 8.0;   // hard time lifetime T of every policy
-  double rtt_s = 0.1;            // IKE round trip (one way = rtt / 2)
-  double drain_s = 2.0;          // old inbound SA kept after the switch
-  double quantum_s = 0.01;       // event times are rounded up to this grid
-  double rate_median_pps = 10.0; // traffic A->B per SA: log-normal, median and sigma ...
+  double lifetime_hours = 8.0;    // hard time lifetime T of every policy
+  double rtt_s = 0.1;             // IKE round trip (one way = rtt / 2)
+  double drain_s = 2.0;           // old inbound SA kept after the switch
+  double quantum_s = 0.01;        // event times are rounded up to this grid
+  double rate_median_pps = 10.0;  // traffic A->B per SA: log-normal, median and sigma ...
   double rate_sigma = 1.5;
-  double rate_cap = 200.0;       // ... capped at rate_cap * median
+  double rate_cap = 200.0;  // ... capped at rate_cap * median
   std::uint32_t packet_bytes = 400;
-  double burst_factor = 10.0;    // burst scenario: every rate times this ...
-  double burst_minutes = 15.0;   // ... for this long
-  double dpd_s = 30.0;           // peer reboot: A notices the dead peer after this long
-  double retry_s = 15.0;         // a rekey refused for lack of slots is retried after this + U(0, 10 s)
-  double recover_s = 30.0;       // a selector without SA is re-created after this
+  double burst_factor = 10.0;   // burst scenario: every rate times this ...
+  double burst_minutes = 15.0;  // ... for this long
+  double dpd_s = 30.0;          // peer reboot: A notices the dead peer after this long
+  double retry_s = 15.0;    // a rekey refused for lack of slots is retried after this + U(0, 10 s)
+  double recover_s = 30.0;  // a selector without SA is re-created after this
   std::uint32_t max_device_slots = 32768;  // per engine (CAP_SLOTS is 16 bits): shards beyond
   // Fault injection (tests): the first N selectors are created twice at their creation time (both
   // peers initiated the Child SA, nobody deletes the extra pair) -> N duplicate SAs.
   std::uint32_t duplicate_selectors = 0;
-  std::uint32_t threads = 0;     // 0 = hardware concurrency
+  std::uint32_t threads = 0;  // 0 = hardware concurrency
   std::uint32_t plot_points = 480;
 };
 
@@ -74,17 +74,17 @@ struct SimResult {
   std::uint64_t collisions = 0;         // simultaneous rekeys (redundant SAs deleted)
   double peak_occupancy = 0.0;          // fractions of S, max over gateways and directions
   double mean_occupancy = 0.0;
-  double mean_utilization = 0.0;        // selectors served in hardware both ways / S
+  double mean_utilization = 0.0;  // selectors served in hardware both ways / S
   std::uint64_t software_packets = 0;
   std::uint64_t max_packets_past_soft = 0;
-  std::uint64_t rekeys = 0;             // completed rekeys, both gateways
+  std::uint64_t rekeys = 0;  // completed rekeys, both gateways
   // Diagnostics.
-  std::uint32_t shards = 1;             // engines per gateway
-  std::uint32_t headroom = 0;           // reserved rekey slots per direction per gateway
-  std::uint64_t steps = 0;              // event-loop steps
-  std::uint64_t reg_writes = 0;         // register writes, all devices
-  std::uint64_t sdk_errors = 0;         // unexpected SDK errors (0 in a healthy run)
-  double measure_from_s = 0.0;          // start of the occupancy / utilization window
+  std::uint32_t shards = 1;      // engines per gateway
+  std::uint32_t headroom = 0;    // reserved rekey slots per direction per gateway
+  std::uint64_t steps = 0;       // event-loop steps
+  std::uint64_t reg_writes = 0;  // register writes, all devices
+  std::uint64_t sdk_errors = 0;  // unexpected SDK errors (0 in a healthy run)
+  double measure_from_s = 0.0;   // start of the occupancy / utilization window
   double wall_seconds = 0.0;
   std::vector<SimSample> series;
 };
