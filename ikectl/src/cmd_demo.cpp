@@ -43,23 +43,23 @@ int RunDemoCommand(DemoArgs& args) {
       const int filled = static_cast<int>(p.fraction * width);
       std::string bar(static_cast<std::size_t>(filled), '#');
       bar.resize(width, '.');
-      std::fprintf(stderr, "\rdemo [%s] %5.1f%%  %-8s %9llu packets %6llu rekeys ",  // NOLINT
-                   bar.c_str(), 100.0 * p.fraction, p.phase.c_str(),
-                   static_cast<unsigned long long>(p.packets),  // NOLINT(google-runtime-int)
-                   static_cast<unsigned long long>(p.rekeys));  // NOLINT(google-runtime-int)
-      std::fflush(stderr);
+      (void)std::fprintf(stderr, "\rdemo [%s] %5.1f%%  %-8s %9llu packets %6llu rekeys ",  // NOLINT
+                         bar.c_str(), 100.0 * p.fraction, p.phase.c_str(),
+                         static_cast<unsigned long long>(p.packets),  // NOLINT(google-runtime-int)
+                         static_cast<unsigned long long>(p.rekeys));  // NOLINT(google-runtime-int)
+      (void)std::fflush(stderr);
       return;
     }
     const auto now = std::chrono::steady_clock::now();
     if (now - last_line < std::chrono::seconds(5) && p.fraction < 1.0) return;
     last_line = now;
-    std::fprintf(stderr, "demo: %5.1f%% %s, %llu packets, %llu rekeys\n",  // NOLINT
-                 100.0 * p.fraction, p.phase.c_str(),
-                 static_cast<unsigned long long>(p.packets),  // NOLINT(google-runtime-int)
-                 static_cast<unsigned long long>(p.rekeys));  // NOLINT(google-runtime-int)
+    (void)std::fprintf(stderr, "demo: %5.1f%% %s, %llu packets, %llu rekeys\n",  // NOLINT
+                       100.0 * p.fraction, p.phase.c_str(),
+                       static_cast<unsigned long long>(p.packets),  // NOLINT(google-runtime-int)
+                       static_cast<unsigned long long>(p.rekeys));  // NOLINT(google-runtime-int)
   };
   auto report = RunDemo(args.params, progress);
-  if (tty) std::fprintf(stderr, "\r%90s\r", "");  // NOLINT(cppcoreguidelines-pro-type-vararg)
+  if (tty) (void)std::fprintf(stderr, "\r%90s\r", "");  // NOLINT(cppcoreguidelines-pro-type-vararg)
   if (!report) {
     std::cerr << "ikectl demo: " << report.error().message << "\n";
     return 2;
@@ -89,8 +89,10 @@ void RegisterDemo(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   cmd->add_option("--sas", args->params.sas, "Child SAs (selectors) per gateway")
       ->capture_default_str();
-  cmd->add_option("--packets", args->params.packets,
-                  "total packets, both directions (default: 2 x 1.9 x 28 per SA)");
+  cmd->add_option(
+      "--packets", args->params.packets,
+      "total packets, both directions (default 2 x 1.9 x 28 per SA; raised so that every SA "
+      "has a lifetime of at least 20 packets)");
   cmd->add_option("--seed", args->params.seed, "seed of every random choice")
       ->capture_default_str();
   cmd->add_option("--slots", args->params.slots, "SA slots per direction (sim: 64 or 1024)")

@@ -15,8 +15,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <optional>
@@ -231,7 +230,7 @@ class Demo {
 
  private:
   Status Open(Gateway& g, bool is_a);
-  sdk::ChildSaSpec Spec(std::uint64_t selector) const;
+  static sdk::ChildSaSpec Spec(std::uint64_t selector);
   Result<std::pair<SaId, SaId>> Create(std::uint64_t selector);
   Status Round(const std::vector<std::uint32_t>& ab, const std::vector<std::uint32_t>& ba);
   Status Send(Gateway& g, const std::vector<std::uint32_t>& sels, bool a_to_b,
@@ -319,7 +318,7 @@ Status Demo::Open(Gateway& g, bool is_a) {
   return Ok();
 }
 
-sdk::ChildSaSpec Demo::Spec(std::uint64_t selector) const {
+sdk::ChildSaSpec Demo::Spec(std::uint64_t selector) {
   sdk::ChildSaSpec s;
   s.selector = selector;
   s.local = driver::IpAddress::Parse("192.0.2.1").value_or(driver::IpAddress{});
@@ -387,7 +386,7 @@ Status Demo::Send(Gateway& g, const std::vector<std::uint32_t>& sels, bool a_to_
         ESPO_RETURN_IF_ERROR(pcap_->Write(rec));
         ++report_.pcap_packets;
       }
-      if (captured_.count(info->spi) == 0) captured_[info->spi] = Captured{r.sa, r.data};
+      if (!captured_.contains(info->spi)) captured_[info->spi] = Captured{r.sa, r.data};
     }
     esp.push_back(std::move(r.data));
   }
@@ -605,7 +604,7 @@ Result<DemoReport> Demo::Run() {
   report_.max_concurrent = kMaxConcurrent;
   report_.rekey_rate = kRekeyRate;
   report_.rekey_burst = kRekeyBurst;
-  const double l = static_cast<double>(report_.lifetime_packets);
+  const auto l = static_cast<double>(report_.lifetime_packets);
   auto rounds_for = [&](double lifetimes) {
     return static_cast<std::uint64_t>(std::ceil(lifetimes * l * p_.sas / batch_));
   };
@@ -733,10 +732,10 @@ Status Demo::WriteCaptureFiles() {
   }
   report_.wireshark_sas = captured_.size();
   const std::string text = driver::FormatWiresharkEspSaFile(sas);
-  std::FILE* f = std::fopen(p_.wireshark.c_str(), "wb");  // NOLINT(cppcoreguidelines-owning-memory)
-  if (f == nullptr) return MakeError(Errc::kIo, p_.wireshark + ": cannot write");
-  const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
-  if (std::fclose(f) != 0 || !ok) return MakeError(Errc::kIo, p_.wireshark + ": cannot write");
+  std::ofstream out(p_.wireshark, std::ios::binary | std::ios::trunc);
+  out << text;
+  out.close();
+  if (!out) return MakeError(Errc::kIo, p_.wireshark + ": cannot write");
   return Ok();
 }
 
@@ -749,22 +748,6 @@ void Demo::Finish() {
   t.lost = gaps_ + undelivered;
   for (std::uint32_t s = 1; s <= p_.sas; ++s) {
     if (a_.mgr->CurrentFor(s) != initial_a_[s - 1]) ++report_.selectors_rekeyed;
-  }
-  if (std::getenv("ESPO_DEMO_DEBUG") != nullptr) {  // NOLINT(concurrency-mt-unsafe)
-    for (Gateway* g : {&a_, &b_}) {
-      for (const SaId id : g->mgr->LiveSas()) {
-        const sdk::ChildSaSpec* spec = g->mgr->SpecOf(id);
-        const std::uint64_t sel = spec == nullptr ? 0 : spec->selector;
-        if (g->mgr->CurrentFor(sel) == id) continue;
-        auto info = g->mgr->Info(id);
-        std::fprintf(stderr, "debug: %s SA %llu selector %llu state %s in %s out %s\n",  // NOLINT
-                     g->name.c_str(), static_cast<unsigned long long>(id),               // NOLINT
-                     static_cast<unsigned long long>(sel),                               // NOLINT
-                     std::string(ToString(g->mgr->StateOf(id))).c_str(),
-                     info ? std::string(ToString(info->inbound)).c_str() : "?",
-                     info ? std::string(ToString(info->outbound)).c_str() : "?");
-      }
-    }
   }
   report_.live_sas_a = a_.mgr->stats().live_sas;
   report_.live_sas_b = b_.mgr->stats().live_sas;

@@ -3,7 +3,6 @@
 // `ikectl demo`: the final table and the JSON object (see demo.hpp).
 #include <array>
 #include <cinttypes>
-#include <cstdarg>
 #include <cstdint>
 #include <cstdio>
 #include <map>
@@ -19,15 +18,12 @@
 namespace espo::ikectl {
 namespace {
 
-std::string Fmt(const char* format, ...)  // NOLINT(cert-dcl50-cpp): printf-style helper
-    __attribute__((format(printf, 1, 2)));
-
-std::string Fmt(const char* format, ...) {  // NOLINT(cert-dcl50-cpp)
+// snprintf into a std::string (numbers and short strings; lines are well below 512 bytes).
+template <class... Args>
+std::string Fmt(const char* format, Args... args) {
   std::array<char, 512> buf{};
-  va_list args;            // NOLINT(cppcoreguidelines-init-variables)
-  va_start(args, format);  // NOLINT(cppcoreguidelines-pro-type-vararg)
-  std::vsnprintf(buf.data(), buf.size(), format, args);  // NOLINT
-  va_end(args);  // NOLINT(cppcoreguidelines-pro-type-vararg)
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-vararg,cert-err33-c): printf-style numbers
+  std::snprintf(buf.data(), buf.size(), format, args...);
   return buf.data();
 }
 
