@@ -99,6 +99,8 @@ void RegisterDemo(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   cmd->add_option("--headroom", args->params.headroom, "slots per direction reserved for rekeys")
       ->capture_default_str();
+  cmd->add_flag("--tie", args->params.tie,
+                "equal rekey values: both gateways rekey at X_i, so rekeys cross (collisions)");
   cmd->add_flag("--json", args->json, "print one JSON object instead of the table");
   cmd->add_option("--pcap", args->params.pcap, "write gateway A's ESP output (A->B), raw IP");
   cmd->add_option("--wireshark", args->params.wireshark,

@@ -313,7 +313,10 @@ Status Demo::Open(Gateway& g, bool is_a) {
   ro.rate_per_second = kRekeyRate;  // 40 rekey starts per 10 ms round
   ro.burst = kRekeyBurst;
   // Count Based SA Extension: A's rekey value is larger, A rekeys at X_i, B only at X_r.
-  ro.designation = is_a ? sdk::RekeyDesignation::kRekeyer : sdk::RekeyDesignation::kOther;
+  // With --tie both values are equal: both ends rekey at X_i and collisions are resolved by nonces.
+  ro.designation = p_.tie ? sdk::RekeyDesignation::kTie
+                   : is_a ? sdk::RekeyDesignation::kRekeyer
+                          : sdk::RekeyDesignation::kOther;
   ESPO_ASSIGN_OR_RETURN(g.sched, sdk::RekeyScheduler::Create(*g.mgr, *g.policy, *g.tap, ro));
   return Ok();
 }

@@ -69,9 +69,10 @@ std::string FormatDemoTable(const DemoReport& r) {
       Fmt("  %u Child SAs per gateway installed through the SDK (SaManager + RekeyScheduler), "
           "joined by LoopbackIke\n",
           r.params.sas);
-  o += Fmt("  lifetime: Count Based SA Extension, hard %" PRIu64
-           " packets per SA; A rekeys at 80-85%%, B at 90-95%%\n",
-           r.lifetime_packets);
+  o += Fmt("  lifetime: Count Based SA Extension, hard %" PRIu64 " packets per SA; %s\n",
+           r.lifetime_packets,
+           r.params.tie ? "tie: both ends rekey at 80-85% (crossing rekeys, RFC 7296 2.8.1)"
+                        : "A (rekeyer) rekeys at 80-85%, B at 90-95%");
   o +=
       Fmt("  headroom %u slots, pacing %u rekeys in flight + %.0f starts/s (burst %.0f); %u "
           "packets per direction per 10 ms round; seed %" PRIu64 "\n\n",
@@ -198,6 +199,7 @@ nlohmann::json DemoToJson(const DemoReport& r) {
   j["packets_planned"] = r.params.packets;
   j["lifetime_hard_packets"] = r.lifetime_packets;
   j["headroom"] = r.params.headroom;
+  j["designation"] = r.params.tie ? "tie" : "a-rekeyer";
   j["batch"] = r.batch;
   j["fillers"] = r.fillers;
   j["fillers_software"] = r.fillers_software;

@@ -24,6 +24,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--ikectl", required=True)
     ap.add_argument("--tshark", action="store_true")
+    ap.add_argument("--collisions", action="store_true", help="require collisions > 0")
     ap.add_argument("demo_args", nargs="*")
     args = ap.parse_args()
     if args.tshark and shutil.which("tshark") is None:
@@ -62,6 +63,8 @@ def main():
         if j["rekeys_completed"] <= 0 or j["soft_events"] <= 0:
             fail("no rekeys (%d) or no soft events (%d)" %
                  (j["rekeys_completed"], j["soft_events"]))
+        if args.collisions and j["collisions"] <= 0:
+            fail("no collisions with --tie")
         if j["selectors_rekeyed"] != j["sas"]:
             fail("only %d of %d selectors rekeyed" % (j["selectors_rekeyed"], j["sas"]))
         for name, gw in j["gateways"].items():

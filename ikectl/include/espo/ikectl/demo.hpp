@@ -41,7 +41,8 @@ struct DemoParams {
   std::uint64_t packets = 0;  // total packets, both directions (0: the device's default)
   std::uint64_t seed = 1;     // every random choice (SPIs, nonces, fuzz, traffic)
   driver::DeviceKind device = driver::DeviceKind::kSim;
-  std::uint32_t slots = 1024;   // SA slots per direction (sim: 64 or 1024)
+  std::uint32_t slots = 1024;  // SA slots per direction (sim: 64 or 1024)
+  bool tie = false;  // both ends rekey at X_i (equal rekey values): crossing rekeys, RFC 7296 2.8.1
   std::uint32_t headroom = 32;  // slots per direction reserved for rekeys (SPEC 9.4)
   std::string pcap;             // write gateway A's ESP output (A -> B), raw IP link type
   std::string wireshark;        // write the matching Wireshark esp_sa UAT file
