@@ -79,7 +79,7 @@ std::string FormatDemoTable(const DemoReport& r) {
           r.params.headroom, r.max_concurrent, r.rekey_rate, r.rekey_burst, r.batch, r.params.seed);
 
   o += Fmt("%-9s %6s %8s %6s %6s %6s %8s %8s %8s %9s %7s\n", "phase", "rounds", "packets", "soft",
-           "rekeys", "collis", "fallback", "migrated", "software", "peak slots", "wall s");
+           "rekeys", "collis", "fallback", "migrated", "software", "peak in", "wall s");
   for (const PhaseReport& p : r.phases) {
     o += Fmt("%-9s %6" PRIu64 " %8" PRIu64 " %6" PRIu64 " %6" PRIu64 " %6" PRIu64 " %8" PRIu64
              " %8" PRIu64 " %8" PRIu64 " %10u %7.1f\n",
@@ -87,8 +87,8 @@ std::string FormatDemoTable(const DemoReport& r) {
              p.fallbacks, p.migrations, p.sw_packets, p.peak_in_slots, p.wall_seconds);
   }
   o +=
-      Fmt("  (fill: %u filler tunnels without traffic; %u of them found only the headroom and "
-          "went to software)\n\n",
+      Fmt("  (peak in: inbound slots in use, max of A and B; fill: %u filler tunnels without "
+          "traffic, %u of them found only the headroom and went to software)\n\n",
           r.fillers, r.fillers_software);
 
   o += "traffic (every packet tracked end to end)     A->B        B->A       total\n";
@@ -131,7 +131,8 @@ std::string FormatDemoTable(const DemoReport& r) {
   row("rekeys started (initiator)", Get(a.rekey, "started"), Get(b.rekey, "started"));
   row("  completed", Get(a.rekey, "completed"), Get(b.rekey, "completed"));
   row("rekeys answered (responder)", Get(a.rekey, "responded"), Get(b.rekey, "responded"));
-  row("collisions (own exchange lost)", Get(a.rekey, "collisions"), Get(b.rekey, "collisions"));
+  row("collisions (crossing rekey exchanges)", Get(a.rekey, "collisions"),
+      Get(b.rekey, "collisions"));
   row("  redundant SAs deleted",
       Get(a.rekey, "collisions_lost") + Get(a.rekey, "redundant_deleted"),
       Get(b.rekey, "collisions_lost") + Get(b.rekey, "redundant_deleted"));
