@@ -86,9 +86,10 @@ std::string FormatDemoTable(const DemoReport& r) {
              p.name.c_str(), p.rounds, p.packets, p.soft_events, p.rekeys, p.collisions,
              p.fallbacks, p.migrations, p.sw_packets, p.peak_in_slots, p.wall_seconds);
   }
+  o += "  (peak in: inbound slots in use, max of A and B)\n";
   o +=
-      Fmt("  (peak in: inbound slots in use, max of A and B; fill: %u filler tunnels without "
-          "traffic, %u of them found only the headroom and went to software)\n\n",
+      Fmt("  (fill: %u filler tunnels without traffic; %u of them found only the headroom and "
+          "went to software)\n\n",
           r.fillers, r.fillers_software);
 
   o += "traffic (every packet tracked end to end)     A->B        B->A       total\n";
