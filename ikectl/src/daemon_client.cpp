@@ -106,7 +106,7 @@ Result<Json> CallDaemon(int fd, const std::string& cmd, const Json& args) {
     const ssize_t sent = ::send(fd, line.data() + off, line.size() - off, MSG_NOSIGNAL);
     if (sent < 0 && errno == EINTR) continue;
     if (sent <= 0) {
-      send_error = std::string("send: ") + std::strerror(errno);
+      send_error = std::string("send: ") + std::strerror(errno);  // NOLINT(concurrency-mt-unsafe)
       break;  // the daemon may have refused us with an error line first: read it
     }
     off += static_cast<std::size_t>(sent);
@@ -271,7 +271,7 @@ void PrintEvent(const Json& e) {
   }
   std::printf("%-20s  %-16s %s\n", Text(e.value("time", Json(""))).c_str(),  // NOLINT
               Text(e.value("type", Json("?"))).c_str(), rest.c_str());
-  std::fflush(stdout);
+  (void)std::fflush(stdout);
 }
 
 int RunMonitor(const ClientOptions& o, std::uint64_t count) {

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <ctime>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -47,7 +48,7 @@ std::string NowText() {
   tm utc{};
   ::gmtime_r(&t, &utc);
   std::array<char, 32> buf{};
-  std::strftime(buf.data(), buf.size(), "%Y-%m-%dT%H:%M:%SZ", &utc);
+  (void)std::strftime(buf.data(), buf.size(), "%Y-%m-%dT%H:%M:%SZ", &utc);
   return buf.data();
 }
 
@@ -77,7 +78,7 @@ ControlResult<std::optional<Direction>> DirArg(const Json& args) {
   if (it == args.end() || it->is_null()) return std::optional<Direction>();
   if (it->is_string() && *it == "out") return std::optional<Direction>(Direction::kOut);
   if (it->is_string() && *it == "in") return std::optional<Direction>(Direction::kIn);
-  return Bad(code::kInvalidArgument, "args.dir: expected \"in\" or \"out\"");
+  return Bad(code::kInvalidArgument, R"(args.dir: expected "in" or "out")");
 }
 
 ControlResult<std::optional<std::uint64_t>> U64Arg(const Json& args, const std::string& name) {
@@ -148,9 +149,9 @@ Bytes TestPacket(const driver::IpAddress& src, const driver::IpAddress& dst, std
 
 }  // namespace
 
-ControlCore::ControlCore(std::unique_ptr<driver::Engine> engine, const CoreOptions& options,
+ControlCore::ControlCore(std::unique_ptr<driver::Engine> engine, CoreOptions options,
                          const Logger& logger)
-    : engine_(std::move(engine)), options_(options), logger_(logger) {}
+    : engine_(std::move(engine)), options_(std::move(options)), logger_(logger) {}
 
 ControlCore::~ControlCore() = default;
 
@@ -281,19 +282,19 @@ ControlResult<Json> ControlCore::Info() {
   std::array<char, 16> hash{};
   std::snprintf(hash.data(), hash.size(), "0x%08x", c.regmap_hash);  // NOLINT
   Json features = Json::array();
-  const std::array<std::pair<const char*, bool>, 12> kFeatures = {{{"aes128", c.aes128},
-                                                                   {"aes256", c.aes256},
-                                                                   {"gcm", c.gcm},
-                                                                   {"gmac", c.gmac},
-                                                                   {"esn", c.esn},
-                                                                   {"natt", c.natt},
-                                                                   {"ipv6", c.ipv6},
-                                                                   {"tunnel", c.tunnel},
-                                                                   {"transport", c.transport},
-                                                                   {"icv8", c.icv8},
-                                                                   {"icv12", c.icv12},
-                                                                   {"icv16", c.icv16}}};
-  for (const auto& [name, on] : kFeatures) {
+  const std::array<std::pair<const char*, bool>, 12> features_on = {{{"aes128", c.aes128},
+                                                                     {"aes256", c.aes256},
+                                                                     {"gcm", c.gcm},
+                                                                     {"gmac", c.gmac},
+                                                                     {"esn", c.esn},
+                                                                     {"natt", c.natt},
+                                                                     {"ipv6", c.ipv6},
+                                                                     {"tunnel", c.tunnel},
+                                                                     {"transport", c.transport},
+                                                                     {"icv8", c.icv8},
+                                                                     {"icv12", c.icv12},
+                                                                     {"icv16", c.icv16}}};
+  for (const auto& [name, on] : features_on) {
     if (on) features.push_back(name);
   }
   Json r;
@@ -462,7 +463,7 @@ ControlResult<std::vector<ControlCore::Key>> ControlCore::InstallAll(
   for (std::size_t i = 0; i < sas.size(); ++i) {
     auto key = Install(std::move(sas[i]), origin, sources.at(i));
     if (!key) {
-      for (auto it = done.rbegin(); it != done.rend(); ++it) (void)Uninstall(*it);
+      for (std::size_t j = done.size(); j-- > 0;) (void)Uninstall(done[j]);
       retained_ = retained_before;
       ControlError e = key.error();
       if (e.message.rfind(sources.at(i), 0) != 0) e.message = sources.at(i) + ": " + e.message;
@@ -483,7 +484,7 @@ ControlResult<ControlCore::Key> ControlCore::FindEntry(const Json& args) const {
   std::vector<Key> found;
   for (const Direction d : {Direction::kOut, Direction::kIn}) {
     if (*dir && **dir != d) continue;
-    if (table_.count({d, *spi}) != 0) found.emplace_back(d, *spi);
+    if (table_.contains({d, *spi})) found.emplace_back(d, *spi);
   }
   if (found.empty()) {
     return Bad(code::kNotFound,
@@ -768,7 +769,7 @@ ControlResult<Json> ControlCore::SaveCheckpoint() {
     cp.sas.push_back(std::move(rec));
   }
   for (const auto& [key, rec] : retained_) {
-    if (table_.count(key) == 0) cp.sas.push_back(rec);
+    if (!table_.contains(key)) cp.sas.push_back(rec);
   }
   if (auto st = store_->Save(cp); !st) {
     logger_.Log(LogLevel::kError, "checkpoint", "checkpoint not written",
@@ -825,14 +826,14 @@ ControlResult<Json> ControlCore::ReloadConfig() {
     }
   }
   for (const auto& [key, i] : wanted) {
-    if (table_.count(key) == 0) add.push_back(i);
+    if (!table_.contains(key)) add.push_back(i);
   }
   // Execute with rollback.
   const auto retained_before = retained_;
   std::vector<std::pair<Key, driver::SaLimits>> relimited;
   std::vector<std::pair<driver::SaConfig, std::string>> removed;  // to reinstall on rollback
-  auto rollback = [&](std::vector<Key> added) {
-    for (auto it = added.rbegin(); it != added.rend(); ++it) (void)Uninstall(*it);
+  auto rollback = [&](const std::vector<Key>& added) {
+    for (std::size_t j = added.size(); j-- > 0;) (void)Uninstall(added[j]);
     for (auto& [sa, source] : removed) {
       retained_.erase({sa.dir, sa.spi});
       (void)Install(std::move(sa), "config", source);

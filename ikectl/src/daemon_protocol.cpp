@@ -132,8 +132,8 @@ std::string FormatEvent(const nlohmann::json& event) {
 
 std::string FormatSpi(std::uint32_t spi) {
   std::array<char, 16> buf{};
-  std::snprintf(buf.data(), buf.size(), "0x%08x",
-                spi);  // NOLINT(cppcoreguidelines-pro-type-vararg)
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-vararg,cert-err33-c): bounded, always fits
+  std::snprintf(buf.data(), buf.size(), "0x%08x", spi);
   return buf.data();
 }
 
@@ -229,10 +229,10 @@ void Logger::Log(LogLevel level, std::string_view component, std::string_view me
   tm utc{};
   ::gmtime_r(&tv.tv_sec, &utc);
   std::array<char, 40> stamp{};
-  std::strftime(stamp.data(), stamp.size(), "%Y-%m-%dT%H:%M:%S", &utc);
+  (void)std::strftime(stamp.data(), stamp.size(), "%Y-%m-%dT%H:%M:%S", &utc);
   std::array<char, 8> ms{};
-  std::snprintf(ms.data(), ms.size(), ".%03dZ",  // NOLINT(cppcoreguidelines-pro-type-vararg)
-                static_cast<int>(tv.tv_usec / 1000));
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-vararg,cert-err33-c): bounded, always fits
+  std::snprintf(ms.data(), ms.size(), ".%03dZ", static_cast<int>(tv.tv_usec / 1000));
   std::string line = std::string(stamp.data()) + ms.data() + " " + std::string(LevelName(level)) +
                      " " + std::string(component) + " " + OneLine(message);
   for (const auto& [k, v] : fields) line += " " + k + "=" + LogValue(v);

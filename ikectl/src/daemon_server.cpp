@@ -6,15 +6,20 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -29,7 +34,8 @@
 namespace espo::ikectl {
 namespace {
 
-constexpr std::size_t kMaxOutBytes = 4 * 1024 * 1024;  // a monitor that stops reading is dropped
+constexpr std::size_t kMaxOutBytes =
+    std::size_t{4} * 1024 * 1024;  // a monitor that stops reading is dropped
 constexpr auto kEventPoll = std::chrono::milliseconds(200);
 
 struct Client {
@@ -43,6 +49,7 @@ struct Client {
   bool closing = false;  // close once `out` is flushed
 };
 
+// NOLINTNEXTLINE(concurrency-mt-unsafe): the daemon is single-threaded
 std::string Errno(const std::string& what) { return what + ": " + std::strerror(errno); }
 
 bool FillAddress(const std::string& path, sockaddr_un& addr) {
@@ -101,8 +108,8 @@ int RunDaemon(const DaemonOptions& o) {
   sigaddset(&mask, SIGTERM);
   sigaddset(&mask, SIGINT);
   sigaddset(&mask, SIGHUP);
-  sigprocmask(SIG_BLOCK, &mask, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
+  (void)::pthread_sigmask(SIG_BLOCK, &mask, nullptr);
+  (void)std::signal(SIGPIPE, SIG_IGN);
   const int sig_fd = ::signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
   if (sig_fd < 0) {
     log.Log(LogLevel::kError, "daemon", Errno("signalfd"));
@@ -194,7 +201,7 @@ int RunDaemon(const DaemonOptions& o) {
     fds.push_back({sig_fd, POLLIN, 0});
     fds.push_back({listen_fd, POLLIN, 0});
     for (const Client& c : clients) {
-      fds.push_back({c.fd, static_cast<short>(POLLIN | (c.out.empty() ? 0 : POLLOUT)), 0});
+      fds.push_back({c.fd, static_cast<std::int16_t>(POLLIN | (c.out.empty() ? 0 : POLLOUT)), 0});
     }
     const auto now = Clock::now();
     const auto wait = std::min(next_save, next_events) - now;
@@ -236,7 +243,7 @@ int RunDaemon(const DaemonOptions& o) {
                                         " may not use this daemon (root or uid " +
                                         std::to_string(own_uid) + " only)"}) +
               "\n";
-          (void)!::send(cfd, line.data(), line.size(), MSG_NOSIGNAL);
+          (void)::send(cfd, line.data(), line.size(), MSG_NOSIGNAL);
           log.Log(LogLevel::kWarn, "control", "peer refused",
                   {{"uid", std::to_string(cred.uid)}, {"pid", std::to_string(cred.pid)}});
           ::close(cfd);
@@ -254,7 +261,7 @@ int RunDaemon(const DaemonOptions& o) {
     std::size_t i = 2;
     for (Client& c : clients) {
       if (i >= fds.size() || fds[i].fd != c.fd) break;  // accepted during this round
-      const short rev = fds[i++].revents;
+      const std::int16_t rev = fds[i++].revents;
       if ((rev & (POLLIN | POLLHUP | POLLERR)) != 0 && !c.closing) {
         std::array<char, 16384> buf{};
         const ssize_t got = ::recv(c.fd, buf.data(), buf.size(), 0);

@@ -90,7 +90,7 @@ class TempDir {
  public:
   TempDir() {
     path_ = std::filesystem::temp_directory_path() /
-            ("espo_daemon_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter_++));
+            ("espo_daemon_test_" + std::to_string(::getpid()) + "_" + std::to_string(Next()));
     std::filesystem::create_directories(path_);
   }
   ~TempDir() {
@@ -104,7 +104,10 @@ class TempDir {
   std::string File(const std::string& name) const { return (path_ / name).string(); }
 
  private:
-  static inline int counter_ = 0;
+  static int Next() {
+    static int counter = 0;
+    return counter++;
+  }
   std::filesystem::path path_;
 };
 
@@ -122,7 +125,7 @@ const Logger& Quiet() {
 }
 
 std::unique_ptr<ControlCore> MakeCore(std::unique_ptr<driver::Device> device,
-                                      CoreOptions options = {}) {
+                                      const CoreOptions& options = {}) {
   auto core = ControlCore::Create(std::move(device), options, Quiet());
   EXPECT_TRUE(core.has_value()) << (core ? "" : core.error().message);
   return core ? std::move(*core) : nullptr;
@@ -345,6 +348,7 @@ TEST(ControlCoreTest, SendCountsAndMonitorEvents) {
   EXPECT_EQ(sent["result"]["status"]["ok"], 5);
   EXPECT_EQ(sent["result"]["status"]["lifetime"], 3);
   std::vector<std::string> types;
+  types.reserve(events.size());
   for (const Json& e : events) types.push_back(e["type"]);
   EXPECT_EQ(types, (std::vector<std::string>{"sa-added", "soft", "hard"}));
   Json stats = Call(*core, "stats");
@@ -395,7 +399,7 @@ TEST(ControlCoreTest, RestartJumpsAheadAndNeverReusesASequenceNumber) {
 
 TEST(ControlCoreTest, CorruptCheckpointRefusesToStart) {
   TempDir dir;
-  Write(dir.File("espo.ckpt"), "{\"format\":\"espo-checkpoint\",");
+  Write(dir.File("espo.ckpt"), R"({"format":"espo-checkpoint",)");
   CoreOptions o;
   o.checkpoint_path = dir.File("espo.ckpt");
   auto core = ControlCore::Create(Model(), o, Quiet());

@@ -39,7 +39,7 @@ namespace espo::ikectl {
 
 inline constexpr std::uint32_t kProtocolVersion = 1;
 // Longest request line the daemon reads (bytes, newline excluded); longer lines get "too-large".
-inline constexpr std::size_t kMaxLineBytes = 64 * 1024;
+inline constexpr std::size_t kMaxLineBytes = std::size_t{64} * 1024;
 
 // Protocol error codes (docs/CONTROL_PROTOCOL.md "Errors").
 namespace code {
@@ -165,8 +165,7 @@ class ControlCore {
 
  private:
   using Key = std::pair<driver::Direction, std::uint32_t>;
-  ControlCore(std::unique_ptr<driver::Engine> engine, const CoreOptions& options,
-              const Logger& logger);
+  ControlCore(std::unique_ptr<driver::Engine> engine, CoreOptions options, const Logger& logger);
 
   ControlResult<nlohmann::json> Info();
   ControlResult<nlohmann::json> SaAdd(const nlohmann::json& args);
