@@ -739,7 +739,7 @@ void ControlCore::PollEvents() {
   }
 }
 
-ControlResult<Json> ControlCore::SaveCheckpoint() {
+ControlResult<Json> ControlCore::SaveCheckpoint(bool only_if_changed) {
   if (!store_) return Json{{"saved", false}};
   sdk::Checkpoint cp;
   cp.generation = generation_ + 1;
@@ -771,18 +771,22 @@ ControlResult<Json> ControlCore::SaveCheckpoint() {
   for (const auto& [key, rec] : retained_) {
     if (!table_.contains(key)) cp.sas.push_back(rec);
   }
+  if (only_if_changed && cp.sas == last_saved_) {
+    return Json{{"saved", false}, {"path", store_->path().string()}, {"generation", generation_}};
+  }
   if (auto st = store_->Save(cp); !st) {
     logger_.Log(LogLevel::kError, "checkpoint", "checkpoint not written",
                 {{"error", st.error().message}});
     return tl::unexpected(ToControlError(st.error()));
   }
   generation_ = cp.generation;
+  last_saved_ = std::move(cp.sas);
   logger_.Log(LogLevel::kDebug, "checkpoint", "checkpoint written",
               {{"path", store_->path().string()}, {"generation", std::to_string(generation_)}});
   return Json{{"saved", true},
               {"path", store_->path().string()},
               {"generation", generation_},
-              {"records", cp.sas.size()}};
+              {"records", last_saved_.size()}};
 }
 
 void ControlCore::CheckpointAfterChange() { (void)SaveCheckpoint(); }

@@ -327,7 +327,7 @@ int RunDaemon(const DaemonOptions& o) {
       next_events = Clock::now() + kEventPoll;
     }
     if (Clock::now() >= next_save) {
-      (void)(*core)->SaveCheckpoint();
+      (void)(*core)->SaveCheckpoint(/*only_if_changed=*/true);
       next_save = Clock::now() + interval;
     }
   }

@@ -149,8 +149,9 @@ class ControlCore {
 
   // Re-reads the config file, all-or-nothing: a bad file or a failed install changes nothing.
   ControlResult<nlohmann::json> ReloadConfig();
-  // Writes the checkpoint now (no-op without a checkpoint path).
-  ControlResult<nlohmann::json> SaveCheckpoint();
+  // Writes the checkpoint now (no-op without a checkpoint path). With `only_if_changed`, skips
+  // the write when the records equal the last ones written (the periodic save).
+  ControlResult<nlohmann::json> SaveCheckpoint(bool only_if_changed = false);
   // Drains the engine's event FIFO and publishes the events.
   void PollEvents();
 
@@ -205,6 +206,7 @@ class ControlCore {
   // added again with the same (dir, SPI) resumes above the saved number (jump-ahead).
   std::map<Key, sdk::SaCheckpoint> retained_;
   std::function<void(const nlohmann::json&)> sink_;
+  std::vector<sdk::SaCheckpoint> last_saved_;
   std::uint64_t device_errors_ = 0;
   std::uint64_t events_seen_ = 0;
 };
