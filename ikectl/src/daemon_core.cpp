@@ -655,7 +655,7 @@ ControlResult<Json> ControlCore::SaSend(const Json& args) {
   if (!size) return tl::unexpected(size.error());
   const std::uint64_t n = count->value_or(1);
   const std::uint64_t bytes = size->value_or(64);
-  if (n == 0 || n > 100000) return Bad(code::kInvalidArgument, "args.count: expected 1..100000");
+  if (n == 0 || n > 10000) return Bad(code::kInvalidArgument, "args.count: expected 1..10000");
   if (bytes > 1400) return Bad(code::kInvalidArgument, "args.size: expected at most 1400 bytes");
   SaEntry& e = table_.at(*key);
   std::vector<driver::PacketIn> packets;
