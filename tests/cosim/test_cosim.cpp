@@ -75,7 +75,7 @@ TEST(CosimTest, ModelAndRtlAgreeOnRandomWorkload) {
   const std::uint64_t seed = ::espo::testing::TestSeed();
   SCOPED_TRACE("replay with ESPO_SEED=" + std::to_string(seed));
   const int soak = ::espo::testing::SoakFactor();
-  const CosimWorkload w = ::espo::testing::MakeCosimWorkload(seed, kSlots, 24, 6 * soak, 250);
+  const CosimWorkload w = ::espo::testing::MakeCosimWorkload(seed, kSlots, 24, 12 * soak, 250);
 
   auto model = Open(DeviceKind::kModel);
   auto rtl = Open(DeviceKind::kSim);
