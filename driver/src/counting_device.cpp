@@ -36,30 +36,6 @@ bool InArray(std::uint32_t offset, std::uint32_t base, std::uint32_t count) {
   return offset >= base && offset < base + 4 * count && offset % 4 == 0;
 }
 
-bool IsReadWrite(std::uint32_t offset) {
-  switch (offset) {
-    case rm::kInAddrLoOffset:
-    case rm::kInAddrHiOffset:
-    case rm::kInCountOffset:
-    case rm::kOutAddrLoOffset:
-    case rm::kOutAddrHiOffset:
-    case rm::kOutSizeOffset:
-    case rm::kStageSpiOffset:
-    case rm::kStageFlagsOffset:
-    case rm::kStageReplayWindowOffset:
-    case rm::kStageSeqLoOffset:
-    case rm::kStageSeqHiOffset:
-    case rm::kStageUdpPortsOffset:
-    case rm::kSaReadSelOffset:
-      return true;
-    default:
-      break;
-  }
-  return InArray(offset, rm::kStageSrcOffset, rm::kStageSrcCount) ||
-         InArray(offset, rm::kStageDstOffset, rm::kStageDstCount) ||
-         InArray(offset, rm::kStageLimitOffset, rm::kStageLimitCount);
-}
-
 bool Crossed(std::uint64_t value, std::uint64_t limit) { return limit != 0 && value >= limit; }
 
 // Packets until `value + k * each >= limit` (at least 1: a limit already crossed fires on the
@@ -171,7 +147,7 @@ Result<std::uint32_t> CountingDevice::ReadReg(std::uint32_t offset) {
         Hi(e.bytes)};
     return words[(offset - rm::kEvtDataOffset) / 4];
   }
-  if (IsReadWrite(offset)) return regs_[offset / 4];
+  if (rm::IsReadWriteOffset(offset)) return regs_[offset / 4];
   return MakeError(Errc::kDevice,
                    "counting device: no register at offset " + std::to_string(offset));
 }
@@ -204,7 +180,7 @@ Status CountingDevice::WriteReg(std::uint32_t offset, std::uint32_t value) {
     default:
       break;
   }
-  if (IsReadWrite(offset)) {
+  if (rm::IsReadWriteOffset(offset)) {
     regs_[offset / 4] = value;
     return Ok();
   }

@@ -28,35 +28,6 @@ constexpr std::size_t kRegWords = 4096 / 4;
 
 bool IsPowerOfTwo(std::uint32_t v) { return v != 0 && (v & (v - 1)) == 0; }
 
-bool InArray(std::uint32_t offset, std::uint32_t base, std::uint32_t count) {
-  return offset >= base && offset < base + 4 * count && offset % 4 == 0;
-}
-
-// Registers that simply hold what software wrote (access "rw" in espo.toml).
-bool IsReadWrite(std::uint32_t offset) {
-  switch (offset) {
-    case rm::kInAddrLoOffset:
-    case rm::kInAddrHiOffset:
-    case rm::kInCountOffset:
-    case rm::kOutAddrLoOffset:
-    case rm::kOutAddrHiOffset:
-    case rm::kOutSizeOffset:
-    case rm::kStageSpiOffset:
-    case rm::kStageFlagsOffset:
-    case rm::kStageReplayWindowOffset:
-    case rm::kStageSeqLoOffset:
-    case rm::kStageSeqHiOffset:
-    case rm::kStageUdpPortsOffset:
-    case rm::kSaReadSelOffset:
-      return true;
-    default:
-      break;
-  }
-  return InArray(offset, rm::kStageSrcOffset, rm::kStageSrcCount) ||
-         InArray(offset, rm::kStageDstOffset, rm::kStageDstCount) ||
-         InArray(offset, rm::kStageLimitOffset, rm::kStageLimitCount);
-}
-
 std::string Hex32(std::uint32_t v) {
   static constexpr std::string_view kDigits = "0123456789abcdef";
   std::string out = "0x000";
@@ -238,7 +209,7 @@ Result<std::uint32_t> ModelDevice::ReadReg(std::uint32_t offset) {
         Hi(e.bytes)};
     return words[(offset - rm::kEvtDataOffset) / 4];
   }
-  if (IsReadWrite(offset)) {
+  if (rm::IsReadWriteOffset(offset)) {
     return rw_[offset / 4];
   }
   return MakeError(Errc::kDevice, "model: no register at offset " + Hex32(offset));
@@ -270,7 +241,7 @@ Status ModelDevice::WriteReg(std::uint32_t offset, std::uint32_t value) {
     default:
       break;
   }
-  if (IsReadWrite(offset)) {
+  if (rm::IsReadWriteOffset(offset)) {
     rw_[offset / 4] = value;
     return Ok();
   }

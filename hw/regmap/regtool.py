@@ -182,6 +182,27 @@ def gen_hpp(block, regs):
                     o.append(f"  k{camel(ename)} = {ev},")
                 o.append("};")
         o.append("")
+    rw = [r for r in regs if r["access"] == "rw" and not r.get("alias")]
+    o += ["// True for the offset of every register with access \"rw\" (array elements included):",
+          "// registers that hold what software wrote. Models use it to decode plain storage.",
+          "constexpr bool IsReadWriteOffset(std::uint32_t offset) {",
+          "  switch (offset) {"]
+    for r in rw:
+        if r.get("count", 1) == 1:
+            o.append(f"    case k{camel(r['name'])}Offset:")
+    o += ["      return true;", "    default:", "      break;", "  }"]
+    arrays = [r for r in rw if r.get("count", 1) > 1]
+    if arrays:
+        conds = []
+        for r in arrays:
+            c = camel(r["name"])
+            conds.append(f"(offset >= k{c}Offset && offset < {c}Offset(k{c}Count) &&\n"
+                         f"          (offset - k{c}Offset) % k{c}Stride == 0)")
+        o.append("  return " + " ||\n         ".join(conds) + ";")
+    else:
+        o.append("  return false;")
+    o.append("}")
+    o.append("")
     o.append("}  // namespace espo::regmap")
     return "\n".join(o) + "\n"
 

@@ -291,4 +291,34 @@ inline constexpr Field kEvtHeadSlot{16, 16};
 // EVT_POP (wo)
 inline constexpr std::uint32_t kEvtPopOffset = 0x428U;
 
+// True for the offset of every register with access "rw" (array elements included):
+// registers that hold what software wrote. Models use it to decode plain storage.
+constexpr bool IsReadWriteOffset(std::uint32_t offset) {
+  switch (offset) {
+    case kCtrlOffset:
+    case kInAddrLoOffset:
+    case kInAddrHiOffset:
+    case kInCountOffset:
+    case kOutAddrLoOffset:
+    case kOutAddrHiOffset:
+    case kOutSizeOffset:
+    case kStageSpiOffset:
+    case kStageFlagsOffset:
+    case kStageReplayWindowOffset:
+    case kStageSeqLoOffset:
+    case kStageSeqHiOffset:
+    case kStageUdpPortsOffset:
+    case kSaReadSelOffset:
+      return true;
+    default:
+      break;
+  }
+  return (offset >= kStageSrcOffset && offset < StageSrcOffset(kStageSrcCount) &&
+          (offset - kStageSrcOffset) % kStageSrcStride == 0) ||
+         (offset >= kStageDstOffset && offset < StageDstOffset(kStageDstCount) &&
+          (offset - kStageDstOffset) % kStageDstStride == 0) ||
+         (offset >= kStageLimitOffset && offset < StageLimitOffset(kStageLimitCount) &&
+          (offset - kStageLimitOffset) % kStageLimitStride == 0);
+}
+
 }  // namespace espo::regmap
