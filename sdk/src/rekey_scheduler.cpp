@@ -379,6 +379,8 @@ Status RekeyScheduler::Poll() {
   ESPO_ASSIGN_OR_RETURN(std::vector<SaEvent> events, manager_.CollectEvents());
   for (const SaEvent& e : events) {
     handler_.OnEvent(e);
+    // Adopted SAs (keys chosen outside) belong to their owner: reported, never rekeyed or removed.
+    if (manager_.IsAdopted(e.sa)) continue;
     switch (e.kind) {
       case SaEventKind::kSoft: {
         ++stats_.soft_events;

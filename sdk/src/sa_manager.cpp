@@ -61,6 +61,44 @@ namespace {
 
 std::string SaName(SaId id) { return "SA " + std::to_string(id); }
 
+std::string SpiHex(std::uint32_t spi) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string s = "0x00000000";
+  for (int i = 0; i < 8; ++i) s[9 - i] = kDigits[(spi >> (4U * i)) & 0xFU];
+  return s;
+}
+
+CountLimits ToCountLimits(const driver::SaLimits& l) {
+  return CountLimits{l.soft_packets, l.hard_packets, l.soft_bytes, l.hard_bytes};
+}
+
+bool SoftNotBelowHard(const driver::SaLimits& l) {
+  return (l.soft_packets != 0 && l.hard_packets != 0 && l.soft_packets >= l.hard_packets) ||
+         (l.soft_bytes != 0 && l.hard_bytes != 0 && l.soft_bytes >= l.hard_bytes);
+}
+
+// The ChildSaSpec an adopted direction reports (SpecOf): this end's view, as for managed SAs.
+ChildSaSpec SpecFromConfig(const driver::SaConfig& sa, std::uint64_t selector) {
+  ChildSaSpec spec;
+  spec.selector = selector;
+  spec.mode = sa.mode;
+  spec.alg = sa.alg;
+  spec.key_bytes = sa.key.key_bytes();
+  spec.icv_bytes = sa.icv_bytes;
+  spec.esn = sa.esn;
+  spec.replay_window = sa.replay_window;
+  if (sa.dir == driver::Direction::kOut) {
+    spec.local = sa.src;
+    spec.peer = sa.dst;
+    spec.encap = sa.encap;
+  } else {
+    spec.local = sa.dst;
+    spec.peer = sa.src;
+    if (sa.encap) spec.encap = driver::UdpEncap{sa.encap->dport, sa.encap->sport};
+  }
+  return spec;
+}
+
 driver::SaLimits ToSlotLimits(const CountLimits& c) {
   return driver::SaLimits{c.soft_packets, c.hard_packets, c.soft_bytes, c.hard_bytes};
 }
@@ -412,6 +450,145 @@ Status SaManager::InstallPair(SaId id, std::uint32_t peer_spi, driver::KeyMateri
   return InstallOutbound(id, peer_spi, std::move(outbound_key), outbound_limits, cls);
 }
 
+// ---- adopted (one-direction, caller-keyed) SAs ----
+
+Result<SaId> SaManager::AdoptSa(const driver::SaConfig& sa, SlotClass cls) {
+  return AdoptSa(sa, AdoptedSelector(sa.dir, sa.spi), cls);
+}
+
+Result<SaId> SaManager::AdoptSa(const driver::SaConfig& sa, std::uint64_t selector, SlotClass cls) {
+  const bool in = sa.dir == Direction::kIn;
+  const auto what = [&sa] {
+    return "adopt " + std::string(driver::ToString(sa.dir)) + " SPI " + SpiHex(sa.spi);
+  };
+  // Everything is checked before the device or any table is touched.
+  if (auto valid = driver::Validate(sa); !valid) {
+    return MakeError(Errc::kInvalidArgument, what() + ": " + valid.error().message);
+  }
+  if (sa.spi < kMinSpi) {
+    return MakeError(Errc::kInvalidArgument, what() + ": SPIs below 256 are reserved");
+  }
+  const SaId live = FindBySpi(sa.dir, sa.spi);
+  if (live != kNoSa) {
+    return MakeError(Errc::kExists, what() + ": already in use by " + SaName(live));
+  }
+  if (in && quarantine_set_.count(sa.spi) != 0) {
+    return MakeError(Errc::kExists,
+                     what() + ": SPI in quarantine (a removed SA's packets may still arrive)");
+  }
+  Record r;
+  r.id = next_id_;
+  r.spec = SpecFromConfig(sa, selector);
+  r.adopted = true;
+  driver::SaConfig config = sa.Clone();
+  bool fallback = false;
+  if (in) {
+    r.in_spi = sa.spi;
+    r.in_limits = ToCountLimits(sa.limits);
+    const std::uint32_t target = engine_.InboundSlotFor(sa.spi);
+    if (target < stats_.in_slots && in_pool_.IsFree(target) &&
+        CanTake(in_pool_, options_.headroom_in, cls)) {
+      (void)in_pool_.Take(target);
+      auto st = engine_.Install(target, config);
+      if (!st) {
+        in_pool_.Push(target);
+        return MakeError(st.error().code, what() + ": " + st.error().message);
+      }
+      ++stats_.installs;
+      r.in_slot = target;
+      in_owner_[target] = r.id;
+      r.in_place = Placement::kHardware;
+    } else {
+      if (!options_.software_fallback) {
+        return MakeError(Errc::kExhausted, what() + ": inbound slot " + std::to_string(target) +
+                                               " (SPI mod " + std::to_string(device_in_slots_) +
+                                               ") is not free");
+      }
+      auto st = software_.Add(SwKey(r.id, Direction::kIn), std::move(config));
+      if (!st) return MakeError(st.error().code, what() + ": " + st.error().message);
+      r.in_sw_reserved = true;
+      r.in_place = Placement::kSoftware;
+      ++stats_.fallbacks;
+      ++stats_.software_in;
+      if (target < in_waiters_.size()) in_waiters_[target].push_back(r.id);
+      fallback = true;
+    }
+  } else {
+    r.out_spi = sa.spi;
+    r.out_limits = ToCountLimits(sa.limits);
+    if (CanTake(out_pool_, options_.headroom_out, cls)) {
+      const std::uint32_t slot = out_pool_.Pop();
+      auto st = engine_.Install(slot, config);
+      if (!st) {
+        out_pool_.Push(slot);
+        return MakeError(st.error().code, what() + ": " + st.error().message);
+      }
+      ++stats_.installs;
+      r.out_slot = slot;
+      out_owner_[slot] = r.id;
+      r.out_place = Placement::kHardware;
+    } else {
+      if (!options_.software_fallback) {
+        return MakeError(Errc::kExhausted,
+                         what() + ": no free outbound slot (" + std::to_string(out_pool_.Size()) +
+                             " free, headroom " + std::to_string(options_.headroom_out) + ")");
+      }
+      auto st = software_.Add(SwKey(r.id, Direction::kOut), std::move(config));
+      if (!st) return MakeError(st.error().code, what() + ": " + st.error().message);
+      r.out_place = Placement::kSoftware;
+      ++stats_.fallbacks;
+      ++stats_.software_out;
+      out_waiters_.push_back(r.id);
+      fallback = true;
+    }
+  }
+  const SaId id = next_id_++;
+  (in ? by_in_spi_ : by_out_spi_).emplace(sa.spi, id);
+  if (!in) current_[selector] = id;
+  Record& stored = sas_.emplace(id, std::move(r)).first->second;
+  if (fallback) Emit(MakeEvent(SaEventKind::kFallback, stored, sa.dir));
+  SetState(stored, SaState::kActive);
+  return id;
+}
+
+Status SaManager::UpdateLimits(SaId id, Direction dir, const driver::SaLimits& limits) {
+  Record* r = Find(id);
+  if (r == nullptr) return MakeError(Errc::kNotFound, SaName(id) + ": no such SA");
+  const bool in = dir == Direction::kIn;
+  const std::string what =
+      SaName(id) + " " + std::string(driver::ToString(dir)) + ": update limits";
+  const Placement place = in ? r->in_place : r->out_place;
+  if (place == Placement::kNone) {
+    return MakeError(Errc::kNotFound, what + ": direction not installed");
+  }
+  if (SoftNotBelowHard(limits)) {
+    return MakeError(Errc::kInvalidArgument, what + ": soft limit must be below hard");
+  }
+  if (place == Placement::kHardware) {
+    // The slot counts from its install; limits are absolute over the SA's life.
+    const std::uint64_t base_p = in ? r->in_base_packets : r->out_base_packets;
+    const std::uint64_t base_b = in ? r->in_base_bytes : r->out_base_bytes;
+    const driver::SaLimits slot_limits =
+        base_p == 0 && base_b == 0 ? limits : Remaining(ToCountLimits(limits), base_p, base_b);
+    auto st = engine_.UpdateLimits(dir, in ? r->in_slot : r->out_slot, slot_limits);
+    if (!st) return MakeError(st.error().code, what + ": " + st.error().message);
+  } else {
+    auto st = software_.UpdateLimits(SwKey(id, dir), limits);
+    if (!st) return MakeError(st.error().code, what + ": " + st.error().message);
+  }
+  (in ? r->in_limits : r->out_limits) = ToCountLimits(limits);
+  return Ok();
+}
+
+SaId SaManager::FindBySpi(Direction dir, std::uint32_t spi) const {
+  return dir == Direction::kIn ? FindByInboundSpi(spi) : FindByOutboundSpi(spi);
+}
+
+bool SaManager::IsAdopted(SaId id) const {
+  const Record* r = Find(id);
+  return r != nullptr && r->adopted;
+}
+
 Status SaManager::SetRekeying(SaId id, bool rekeying) {
   Record* r = Find(id);
   if (r == nullptr) return MakeError(Errc::kNotFound, SaName(id) + ": no such SA");
@@ -482,9 +659,12 @@ Status SaManager::RemoveInboundSide(Record& r) {
 
 void SaManager::Forget(Record& r) {
   SetState(r, SaState::kGone);
-  by_in_spi_.erase(r.in_spi);
-  const TimePoint until = clock_.Now() + options_.spi_quarantine;
-  if (quarantine_set_.insert(r.in_spi).second) quarantine_.emplace_back(until, r.in_spi);
+  if (r.in_spi != 0) {  // 0: an adopted outbound-only SA has no inbound SPI
+    auto it = by_in_spi_.find(r.in_spi);
+    if (it != by_in_spi_.end() && it->second == r.id) by_in_spi_.erase(it);
+    const TimePoint until = clock_.Now() + options_.spi_quarantine;
+    if (quarantine_set_.insert(r.in_spi).second) quarantine_.emplace_back(until, r.in_spi);
+  }
   sas_.erase(r.id);
 }
 
@@ -583,6 +763,8 @@ Status SaManager::MigrateOutbound(Record& r) {
   r.out_slot = slot;
   out_owner_[slot] = r.id;
   r.out_place = Placement::kHardware;
+  r.out_base_packets = ex.state.packets;
+  r.out_base_bytes = ex.state.bytes;
   Emit(MakeEvent(SaEventKind::kMigrated, r, Direction::kOut));
   return Ok();
 }
@@ -613,6 +795,8 @@ Status SaManager::MigrateInbound(Record& r) {
   r.in_sw_reserved = false;
   in_owner_[slot] = r.id;
   r.in_place = Placement::kHardware;
+  r.in_base_packets = ex.state.packets;
+  r.in_base_bytes = ex.state.bytes;
   Emit(MakeEvent(SaEventKind::kMigrated, r, Direction::kIn));
   return Ok();
 }
@@ -642,8 +826,9 @@ Result<std::vector<SaEvent>> SaManager::CollectEvents() {
                           : ev.kind == driver::EventKind::kHard ? SaEventKind::kHard
                                                                 : SaEventKind::kSeqOverflow,
                           *r, ev.dir);
-    e.packets = ev.packets;
-    e.bytes = ev.bytes;
+    // Life totals: plus what the SA counted on software before it moved to this slot.
+    e.packets = ev.packets + (in ? r->in_base_packets : r->out_base_packets);
+    e.bytes = ev.bytes + (in ? r->in_base_bytes : r->out_base_bytes);
     events_.push_back(e);
   }
   for (const SoftwareEvent& sw : software_.DrainEvents()) {
@@ -764,6 +949,7 @@ Result<SaInfo> SaManager::Info(SaId id) const {
   info.inbound_slot = r->in_slot;
   info.outbound_slot = r->out_slot;
   info.outbound_prepared = r->prepared.has_value();
+  info.adopted = r->adopted;
   info.drain_until = r->drain_until;
   return info;
 }
@@ -802,8 +988,10 @@ Result<SaCounters> SaManager::Counters(SaId id) {
     out.placement = place;
     if (place == Placement::kHardware) {
       ESPO_ASSIGN_OR_RETURN(driver::SlotStatus s, engine_.ReadSlot(dir, slot));
-      out.packets = s.packets;
-      out.bytes = s.bytes;
+      // Plus what the SA counted on software before it moved to this slot.
+      const bool in = dir == Direction::kIn;
+      out.packets = s.packets + (in ? r->in_base_packets : r->out_base_packets);
+      out.bytes = s.bytes + (in ? r->in_base_bytes : r->out_base_bytes);
       out.seq = s.seq;
     } else if (place == Placement::kSoftware) {
       ESPO_ASSIGN_OR_RETURN(SoftwareSaState s, software_.State(SwKey(id, dir)));

@@ -51,6 +51,20 @@ Status SoftwareEsp::Remove(SoftwareSaKey key) {
   return Ok();
 }
 
+Status SoftwareEsp::UpdateLimits(SoftwareSaKey key, const driver::SaLimits& limits) {
+  auto it = sas_.find(key);
+  if (it == sas_.end()) return MakeError(Errc::kNotFound, KeyName(key) + ": not present");
+  if ((limits.soft_packets != 0 && limits.hard_packets != 0 &&
+       limits.soft_packets >= limits.hard_packets) ||
+      (limits.soft_bytes != 0 && limits.hard_bytes != 0 &&
+       limits.soft_bytes >= limits.hard_bytes)) {
+    return MakeError(Errc::kInvalidArgument,
+                     KeyName(key) + ": update limits: soft limit must be below hard");
+  }
+  it->second.sa.limits = limits;
+  return Ok();
+}
+
 Result<SoftwareEsp::Extracted> SoftwareEsp::Extract(SoftwareSaKey key) {
   auto it = sas_.find(key);
   if (it == sas_.end()) return MakeError(Errc::kNotFound, KeyName(key) + ": not present");

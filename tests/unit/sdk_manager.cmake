@@ -3,3 +3,7 @@
 espo_gtest(sdk_manager_test LABEL unit TIMEOUT 120
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_sdk_manager.cpp
   LIBS espo_sdk)
+# SaManager::AdoptSa / UpdateLimits / FindBySpi: one-direction, caller-keyed SAs.
+espo_gtest(sdk_adopt_test LABEL unit TIMEOUT 60
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_sdk_adopt.cpp
+  LIBS espo_sdk)

@@ -130,6 +130,7 @@ struct SaInfo {
   std::uint32_t inbound_slot = kNoSlotIndex;  // reserved or installed hardware slot
   std::uint32_t outbound_slot = kNoSlotIndex;
   bool outbound_prepared = false;
+  bool adopted = false;  // installed by AdoptSa (one direction, caller-keyed)
   std::optional<TimePoint> drain_until;
 };
 
@@ -207,6 +208,40 @@ class SaManager {
   Status InstallPair(SaId id, std::uint32_t peer_spi, driver::KeyMaterial inbound_key,
                      driver::KeyMaterial outbound_key, const CountLimits& inbound_limits,
                      const CountLimits& outbound_limits, SlotClass cls);
+  // ---- one-direction, caller-keyed SAs (manual keying, SAs mirrored from the kernel) ----
+  // Installs one direction of an SA whose parameters were chosen outside the SDK: SPI, key,
+  // limits, start sequence (sa.oseq) and replay edge (sa.replay_seq) are taken as given. Inbound
+  // goes to the slot its SPI encodes (Engine::InboundSlotFor) when that slot is free for `cls`,
+  // outbound to any free slot; otherwise SoftwareEsp (kFallback event) when
+  // options.software_fallback, else kExhausted. The SA is kActive at once (a larval -> active
+  // state event is posted); the other direction is Placement::kNone. An outbound SA becomes the
+  // current outbound SA of `selector` (Transmit); the first overload uses
+  // AdoptedSelector(sa.dir, sa.spi), unique per direction and SPI.
+  // Errors: kInvalidArgument (driver::Validate, SPI < 256, an inbound SPI whose slot the engine
+  // does not have), kExists (same direction + SPI live, or an inbound SPI in quarantine),
+  // kExhausted, or the device's error. Installs nothing on error (and quarantines nothing).
+  Result<SaId> AdoptSa(const driver::SaConfig& sa, SlotClass cls = SlotClass::kNew);
+  Result<SaId> AdoptSa(const driver::SaConfig& sa, std::uint64_t selector,
+                       SlotClass cls = SlotClass::kNew);
+  // The selector AdoptSa(sa, cls) gives an adopted SA: bit 63 set, bit 32 = direction (1 = in),
+  // low 32 bits = SPI. Callers that choose their own selectors should keep bit 63 clear.
+  static constexpr std::uint64_t AdoptedSelector(driver::Direction dir, std::uint32_t spi) {
+    return (std::uint64_t{1} << 63U) |
+           (std::uint64_t{dir == driver::Direction::kIn ? 1U : 0U} << 32U) | spi;
+  }
+  // New soft/hard limits for one installed direction of an SA (adopted or managed), absolute
+  // over the SA's life (also after a move from software to hardware): hardware through the
+  // engine's update-limits commit, software in SoftwareEsp. As in hardware, a soft or hard event
+  // already posted is not posted again; a limit already crossed and not yet posted fires on the
+  // next packet. Errors: kNotFound (no such SA or direction not installed), kInvalidArgument
+  // (soft >= hard where both are set), or the device's error (limits unchanged).
+  Status UpdateLimits(SaId id, driver::Direction dir, const driver::SaLimits& limits);
+  // The adopted (or managed) SA whose `dir` side has this SPI (outbound: prepared or installed);
+  // kNoSa if none.
+  SaId FindBySpi(driver::Direction dir, std::uint32_t spi) const;
+  // True for a live SA installed by AdoptSa.
+  bool IsAdopted(SaId id) const;
+
   // active <-> rekeying (the scheduler's bookkeeping; no device access).
   Status SetRekeying(SaId id, bool rekeying);
   // Make-before-break end: removes the outbound side now, keeps the inbound side for the drain
@@ -275,6 +310,13 @@ class SaManager {
     std::optional<PreparedOut> prepared;
     CountLimits in_limits;
     CountLimits out_limits;
+    // Counters a direction used on software before it moved to a hardware slot (whose counters
+    // start at 0): added by Counters(), subtracted from limits by UpdateLimits().
+    std::uint64_t in_base_packets = 0;
+    std::uint64_t in_base_bytes = 0;
+    std::uint64_t out_base_packets = 0;
+    std::uint64_t out_base_bytes = 0;
+    bool adopted = false;
     std::optional<TimePoint> drain_until;
   };
   // O(1) free list with removal of a given index (swap with last).

@@ -74,6 +74,10 @@ class SoftwareEsp {
              std::uint64_t bytes = 0);
   // Removes the SA and wipes its key. kNotFound if absent.
   Status Remove(SoftwareSaKey key);
+  // Replaces the SA's limits (absolute, like a slot's SET_LIMITS): an event already posted is not
+  // posted again; a limit already crossed fires on the next packet. kNotFound if absent,
+  // kInvalidArgument if soft >= hard where both are set (limits unchanged).
+  Status UpdateLimits(SoftwareSaKey key, const driver::SaLimits& limits);
   // Removes the SA and hands its configuration (with the key, oseq = last used, replay_seq = right
   // edge) and counters to the caller, e.g. to install it in a hardware slot.
   struct Extracted {
