@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   espo::ikectl::RegisterSa(app, exit_code);
   espo::ikectl::RegisterSimulate(app, exit_code);
   espo::ikectl::RegisterDemo(app, exit_code);
+  espo::ikectl::RegisterBench(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -14,5 +14,6 @@ void RegisterProcess(CLI::App& app, int& exit_code);
 void RegisterSa(CLI::App& app, int& exit_code);
 void RegisterSimulate(CLI::App& app, int& exit_code);
 void RegisterDemo(CLI::App& app, int& exit_code);
+void RegisterBench(CLI::App& app, int& exit_code);
 
 }  // namespace espo::ikectl
