@@ -12,6 +12,7 @@
 #include <cstring>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <set>
 #include <sstream>
 #include <utility>
@@ -151,22 +152,51 @@ Result<std::vector<T>> GetUintArray(const Json& obj, const std::string& key,
 Json Encode(const Checkpoint& c) {
   Json sas = Json::array();
   for (const SaCheckpoint& sa : c.sas) {
-    sas.push_back({{"name", sa.name},
+    Json record = {{"name", sa.name},
                    {"spi", sa.spi},
                    {"direction", std::string(ToString(sa.direction))},
                    {"esn", sa.esn},
                    {"outbound_seq", sa.outbound_seq},
                    {"replay_right_edge", sa.replay_right_edge},
                    {"replay_window", sa.replay_window},
-                   {"replay_bitmap", sa.replay_bitmap}});
+                   {"replay_bitmap", sa.replay_bitmap}};
+    if (sa.sa_id != 0) {
+      record["manager"] = {
+          {"sa_id", sa.sa_id},         {"selector", sa.selector}, {"state", sa.state},
+          {"placement", sa.placement}, {"slot", sa.slot},         {"adopted", sa.adopted},
+          {"current", sa.current},     {"packets", sa.packets},   {"bytes", sa.bytes}};
+    }
+    sas.push_back(std::move(record));
   }
   Json ranges = Json::array();
   for (const SpiRange& r : c.spis.ranges) ranges.push_back({{"first", r.first}, {"last", r.last}});
-  return {{"version", c.version},
-          {"generation", c.generation},
-          {"sas", sas},
-          {"spi_allocator",
-           {{"ranges", ranges}, {"allocated", c.spis.allocated}, {"retired", c.spis.retired}}}};
+  Json body = {
+      {"version", c.version},
+      {"generation", c.generation},
+      {"sas", sas},
+      {"spi_allocator",
+       {{"ranges", ranges}, {"allocated", c.spis.allocated}, {"retired", c.spis.retired}}}};
+  if (c.next_sa_id != 0) body["next_sa_id"] = c.next_sa_id;
+  return body;
+}
+
+// The optional "manager" object of a record (SaManager::Snapshot).
+Status DecodeManager(const Json& j, const std::string& at, SaCheckpoint& sa) {
+  if (!j.is_object() || !j.contains("manager")) return Ok();
+  const Json& m = j.at("manager");
+  const std::string where = at + ".manager";
+  if (!m.is_object()) return MakeError(Errc::kParse, where + ": must be an object");
+  ESPO_ASSIGN_OR_RETURN(sa.sa_id, GetU64(m, "sa_id", where));
+  ESPO_ASSIGN_OR_RETURN(sa.selector, GetU64(m, "selector", where));
+  ESPO_ASSIGN_OR_RETURN(sa.state, GetString(m, "state", where));
+  ESPO_ASSIGN_OR_RETURN(sa.placement, GetString(m, "placement", where));
+  ESPO_ASSIGN_OR_RETURN(sa.slot, GetU32(m, "slot", where));
+  ESPO_ASSIGN_OR_RETURN(sa.adopted, GetBool(m, "adopted", where));
+  ESPO_ASSIGN_OR_RETURN(sa.current, GetBool(m, "current", where));
+  ESPO_ASSIGN_OR_RETURN(sa.packets, GetU64(m, "packets", where));
+  ESPO_ASSIGN_OR_RETURN(sa.bytes, GetU64(m, "bytes", where));
+  if (sa.sa_id == 0) return MakeError(Errc::kParse, where + ": \"sa_id\" must not be 0");
+  return Ok();
 }
 
 Result<Checkpoint> Decode(const Json& body, const std::string& where) {
@@ -190,7 +220,11 @@ Result<Checkpoint> Decode(const Json& body, const std::string& where) {
     ESPO_ASSIGN_OR_RETURN(sa.replay_right_edge, GetU64(j, "replay_right_edge", at));
     ESPO_ASSIGN_OR_RETURN(sa.replay_window, GetU32(j, "replay_window", at));
     ESPO_ASSIGN_OR_RETURN(sa.replay_bitmap, GetUintArray<std::uint64_t>(j, "replay_bitmap", at));
+    ESPO_RETURN_IF_ERROR(DecodeManager(j, at, sa));
     c.sas.push_back(std::move(sa));
+  }
+  if (body.contains("next_sa_id")) {
+    ESPO_ASSIGN_OR_RETURN(c.next_sa_id, GetU64(body, "next_sa_id", where));
   }
   const std::string at = where + ": spi_allocator";
   ESPO_ASSIGN_OR_RETURN(const Json* alloc, Field(body, "spi_allocator", where));
@@ -251,10 +285,37 @@ Status ValidateCheckpoint(const Checkpoint& checkpoint) {
                    " (this build writes " + std::to_string(kCheckpointFormatVersion) + ")");
   }
   std::set<std::pair<SaDirection, std::uint32_t>> seen;
+  std::map<std::uint64_t, const SaCheckpoint*> by_id;  // sa_id -> first record
+  std::set<std::pair<std::uint64_t, SaDirection>> id_dirs;
   for (const SaCheckpoint& sa : checkpoint.sas) {
     ESPO_RETURN_IF_ERROR(ValidateRecord(sa));
     if (!seen.emplace(sa.direction, sa.spi).second) {
       return Invalid("checkpoint " + RecordName(sa) + ": duplicate SPI in this direction");
+    }
+    if (sa.sa_id == 0) continue;
+    const std::string who = "checkpoint " + RecordName(sa) + ": manager";
+    if (sa.state != "larval" && sa.state != "active" && sa.state != "rekeying" &&
+        sa.state != "draining") {
+      return Invalid(who + ": state \"" + sa.state +
+                     "\" is not larval, active, rekeying or draining");
+    }
+    if (sa.placement != "hardware" && sa.placement != "software") {
+      return Invalid(who + ": placement \"" + sa.placement + "\" is not hardware or software");
+    }
+    if (sa.current && sa.direction != SaDirection::kOutbound) {
+      return Invalid(who + ": only an outbound SA can be current");
+    }
+    if (!id_dirs.emplace(sa.sa_id, sa.direction).second) {
+      return Invalid(who + ": sa_id " + std::to_string(sa.sa_id) + " twice in this direction");
+    }
+    auto [it, fresh] = by_id.emplace(sa.sa_id, &sa);
+    if (!fresh && it->second->selector != sa.selector) {
+      return Invalid(who + ": sa_id " + std::to_string(sa.sa_id) +
+                     " has two selectors in its two directions");
+    }
+    if (checkpoint.next_sa_id != 0 && sa.sa_id >= checkpoint.next_sa_id) {
+      return Invalid(who + ": sa_id " + std::to_string(sa.sa_id) + " is not below next_sa_id " +
+                     std::to_string(checkpoint.next_sa_id));
     }
   }
   for (const SpiRange& r : checkpoint.spis.ranges) {

@@ -6,6 +6,8 @@
 #include <string>
 #include <utility>
 
+#include "sa_manager_helpers.hpp"
+
 namespace espo::sdk {
 
 using driver::Direction;
@@ -57,69 +59,15 @@ std::string_view ToString(SaEventKind kind) {
   return "?";
 }
 
+using internal::Remaining;
+using internal::SaName;
+using internal::SoftNotBelowHard;
+using internal::SpecFromConfig;
+using internal::SpiHex;
+using internal::ToCountLimits;
+using internal::ToSlotLimits;
+
 namespace {
-
-std::string SaName(SaId id) { return "SA " + std::to_string(id); }
-
-std::string SpiHex(std::uint32_t spi) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string s = "0x00000000";
-  for (int i = 0; i < 8; ++i) s[9 - i] = kDigits[(spi >> (4U * i)) & 0xFU];
-  return s;
-}
-
-CountLimits ToCountLimits(const driver::SaLimits& l) {
-  return CountLimits{l.soft_packets, l.hard_packets, l.soft_bytes, l.hard_bytes};
-}
-
-bool SoftNotBelowHard(const driver::SaLimits& l) {
-  return (l.soft_packets != 0 && l.hard_packets != 0 && l.soft_packets >= l.hard_packets) ||
-         (l.soft_bytes != 0 && l.hard_bytes != 0 && l.soft_bytes >= l.hard_bytes);
-}
-
-// The ChildSaSpec an adopted direction reports (SpecOf): this end's view, as for managed SAs.
-ChildSaSpec SpecFromConfig(const driver::SaConfig& sa, std::uint64_t selector) {
-  ChildSaSpec spec;
-  spec.selector = selector;
-  spec.mode = sa.mode;
-  spec.alg = sa.alg;
-  spec.key_bytes = sa.key.key_bytes();
-  spec.icv_bytes = sa.icv_bytes;
-  spec.esn = sa.esn;
-  spec.replay_window = sa.replay_window;
-  if (sa.dir == driver::Direction::kOut) {
-    spec.local = sa.src;
-    spec.peer = sa.dst;
-    spec.encap = sa.encap;
-  } else {
-    spec.local = sa.dst;
-    spec.peer = sa.src;
-    if (sa.encap) spec.encap = driver::UdpEncap{sa.encap->dport, sa.encap->sport};
-  }
-  return spec;
-}
-
-driver::SaLimits ToSlotLimits(const CountLimits& c) {
-  return driver::SaLimits{c.soft_packets, c.hard_packets, c.soft_bytes, c.hard_bytes};
-}
-
-// Limits relative to counters already used (an SA moving from software to a slot, whose counters
-// restart at 0). A soft limit already crossed is dropped (its event was posted once already).
-driver::SaLimits Remaining(const CountLimits& c, std::uint64_t packets, std::uint64_t bytes) {
-  auto rest = [](std::uint64_t limit, std::uint64_t used) -> std::uint64_t {
-    if (limit == 0) return 0;
-    return limit > used ? limit - used : 0;
-  };
-  driver::SaLimits l;
-  l.hard_packets =
-      c.hard_packets == 0 ? 0 : std::max<std::uint64_t>(1, rest(c.hard_packets, packets));
-  l.hard_bytes = c.hard_bytes == 0 ? 0 : std::max<std::uint64_t>(1, rest(c.hard_bytes, bytes));
-  l.soft_packets = rest(c.soft_packets, packets);
-  l.soft_bytes = rest(c.soft_bytes, bytes);
-  if (l.hard_packets != 0 && l.soft_packets >= l.hard_packets) l.soft_packets = 0;
-  if (l.hard_bytes != 0 && l.soft_bytes >= l.hard_bytes) l.soft_bytes = 0;
-  return l;
-}
 
 PacketStatus ToStatus(const driver::EspInboundResult& r) {
   switch (r.verdict) {
@@ -480,68 +428,8 @@ Result<SaId> SaManager::AdoptSa(const driver::SaConfig& sa, std::uint64_t select
   r.id = next_id_;
   r.spec = SpecFromConfig(sa, selector);
   r.adopted = true;
-  driver::SaConfig config = sa.Clone();
   bool fallback = false;
-  if (in) {
-    r.in_spi = sa.spi;
-    r.in_limits = ToCountLimits(sa.limits);
-    const std::uint32_t target = engine_.InboundSlotFor(sa.spi);
-    if (target < stats_.in_slots && in_pool_.IsFree(target) &&
-        CanTake(in_pool_, options_.headroom_in, cls)) {
-      (void)in_pool_.Take(target);
-      auto st = engine_.Install(target, config);
-      if (!st) {
-        in_pool_.Push(target);
-        return MakeError(st.error().code, what() + ": " + st.error().message);
-      }
-      ++stats_.installs;
-      r.in_slot = target;
-      in_owner_[target] = r.id;
-      r.in_place = Placement::kHardware;
-    } else {
-      if (!options_.software_fallback) {
-        return MakeError(Errc::kExhausted, what() + ": inbound slot " + std::to_string(target) +
-                                               " (SPI mod " + std::to_string(device_in_slots_) +
-                                               ") is not free");
-      }
-      auto st = software_.Add(SwKey(r.id, Direction::kIn), std::move(config));
-      if (!st) return MakeError(st.error().code, what() + ": " + st.error().message);
-      r.in_sw_reserved = true;
-      r.in_place = Placement::kSoftware;
-      ++stats_.fallbacks;
-      ++stats_.software_in;
-      if (target < in_waiters_.size()) in_waiters_[target].push_back(r.id);
-      fallback = true;
-    }
-  } else {
-    r.out_spi = sa.spi;
-    r.out_limits = ToCountLimits(sa.limits);
-    if (CanTake(out_pool_, options_.headroom_out, cls)) {
-      const std::uint32_t slot = out_pool_.Pop();
-      auto st = engine_.Install(slot, config);
-      if (!st) {
-        out_pool_.Push(slot);
-        return MakeError(st.error().code, what() + ": " + st.error().message);
-      }
-      ++stats_.installs;
-      r.out_slot = slot;
-      out_owner_[slot] = r.id;
-      r.out_place = Placement::kHardware;
-    } else {
-      if (!options_.software_fallback) {
-        return MakeError(Errc::kExhausted,
-                         what() + ": no free outbound slot (" + std::to_string(out_pool_.Size()) +
-                             " free, headroom " + std::to_string(options_.headroom_out) + ")");
-      }
-      auto st = software_.Add(SwKey(r.id, Direction::kOut), std::move(config));
-      if (!st) return MakeError(st.error().code, what() + ": " + st.error().message);
-      r.out_place = Placement::kSoftware;
-      ++stats_.fallbacks;
-      ++stats_.software_out;
-      out_waiters_.push_back(r.id);
-      fallback = true;
-    }
-  }
+  ESPO_RETURN_IF_ERROR(PlaceDirection(r, sa.Clone(), cls, 0, 0, fallback, what));
   const SaId id = next_id_++;
   (in ? by_in_spi_ : by_out_spi_).emplace(sa.spi, id);
   if (!in) current_[selector] = id;
@@ -549,6 +437,66 @@ Result<SaId> SaManager::AdoptSa(const driver::SaConfig& sa, std::uint64_t select
   if (fallback) Emit(MakeEvent(SaEventKind::kFallback, stored, sa.dir));
   SetState(stored, SaState::kActive);
   return id;
+}
+
+Status SaManager::PlaceDirection(Record& r, driver::SaConfig config, SlotClass cls,
+                                 std::uint64_t base_packets, std::uint64_t base_bytes,
+                                 bool& fallback, const std::function<std::string()>& what) {
+  const bool in = config.dir == Direction::kIn;
+  (in ? r.in_spi : r.out_spi) = config.spi;
+  (in ? r.in_limits : r.out_limits) = ToCountLimits(config.limits);
+  // A slot counts from 0: it gets what is left of the limits; software counts from the base.
+  const driver::SaLimits absolute = config.limits;
+  const driver::SaLimits slot_limits =
+      base_packets == 0 && base_bytes == 0
+          ? absolute
+          : Remaining(ToCountLimits(absolute), base_packets, base_bytes);
+  const std::uint32_t target = engine_.InboundSlotFor(config.spi);
+  const bool hardware = in ? target < stats_.in_slots && in_pool_.IsFree(target) &&
+                                 CanTake(in_pool_, options_.headroom_in, cls)
+                           : CanTake(out_pool_, options_.headroom_out, cls);
+  if (hardware) {
+    const std::uint32_t slot = in ? target : out_pool_.Pop();
+    if (in) (void)in_pool_.Take(slot);
+    config.limits = slot_limits;
+    auto st = engine_.Install(slot, config);
+    if (!st) {
+      (in ? in_pool_ : out_pool_).Push(slot);
+      return MakeError(st.error().code, what() + ": " + st.error().message);
+    }
+    ++stats_.installs;
+    (in ? r.in_slot : r.out_slot) = slot;
+    (in ? in_owner_ : out_owner_)[slot] = r.id;
+    (in ? r.in_place : r.out_place) = Placement::kHardware;
+    (in ? r.in_base_packets : r.out_base_packets) = base_packets;
+    (in ? r.in_base_bytes : r.out_base_bytes) = base_bytes;
+    return Ok();
+  }
+  if (!options_.software_fallback) {
+    if (in) {
+      return MakeError(Errc::kExhausted, what() + ": inbound slot " + std::to_string(target) +
+                                             " (SPI mod " + std::to_string(device_in_slots_) +
+                                             ") is not free");
+    }
+    return MakeError(Errc::kExhausted, what() + ": no free outbound slot (" +
+                                           std::to_string(out_pool_.Size()) + " free, headroom " +
+                                           std::to_string(options_.headroom_out) + ")");
+  }
+  auto st = software_.Add(SwKey(r.id, config.dir), std::move(config), base_packets, base_bytes);
+  if (!st) return MakeError(st.error().code, what() + ": " + st.error().message);
+  ++stats_.fallbacks;
+  if (in) {
+    r.in_sw_reserved = true;
+    r.in_place = Placement::kSoftware;
+    ++stats_.software_in;
+    if (target < in_waiters_.size()) in_waiters_[target].push_back(r.id);
+  } else {
+    r.out_place = Placement::kSoftware;
+    ++stats_.software_out;
+    out_waiters_.push_back(r.id);
+  }
+  fallback = true;
+  return Ok();
 }
 
 Status SaManager::UpdateLimits(SaId id, Direction dir, const driver::SaLimits& limits) {

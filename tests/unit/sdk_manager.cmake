@@ -7,3 +7,7 @@ espo_gtest(sdk_manager_test LABEL unit TIMEOUT 120
 espo_gtest(sdk_adopt_test LABEL unit TIMEOUT 60
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_sdk_adopt.cpp
   LIBS espo_sdk)
+# SaManager::Snapshot / Restore: checkpoint, crash, restore with jump-ahead.
+espo_gtest(sdk_manager_checkpoint_test LABEL unit TIMEOUT 60
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_sdk_manager_checkpoint.cpp
+  LIBS espo_sdk)

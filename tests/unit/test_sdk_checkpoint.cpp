@@ -305,6 +305,62 @@ TEST(Checkpoint, ValidationErrors) {
   EXPECT_NE(error_of(c).find("ESN"), std::string::npos);
 }
 
+// The optional SaManager fields ("manager" object, next_sa_id): round trip, absent when unset
+// (files without them read as before), and their validation.
+TEST(Checkpoint, ManagerFields) {
+  Checkpoint c = Sample();
+  auto plain = SerializeCheckpoint(c);
+  ASSERT_TRUE(plain.has_value());
+  EXPECT_EQ(plain->find("manager"), std::string::npos);
+  EXPECT_EQ(plain->find("next_sa_id"), std::string::npos);
+  c.next_sa_id = 12;
+  c.sas[0].sa_id = 5;
+  c.sas[0].selector = 77;
+  c.sas[0].state = "rekeying";
+  c.sas[0].placement = "hardware";
+  c.sas[0].slot = 3;
+  c.sas[0].current = true;
+  c.sas[0].packets = 1000;
+  c.sas[0].bytes = 64000;
+  c.sas[1].sa_id = 5;
+  c.sas[1].selector = 77;
+  c.sas[1].state = "rekeying";
+  c.sas[1].placement = "software";
+  c.sas[2].sa_id = 11;
+  c.sas[2].state = "larval";
+  c.sas[2].placement = "hardware";
+  c.sas[2].adopted = true;
+  auto text = SerializeCheckpoint(c);
+  ASSERT_TRUE(text.has_value()) << text.error().message;
+  auto back = ParseCheckpoint(*text, "mem");
+  ASSERT_TRUE(back.has_value()) << back.error().message;
+  EXPECT_EQ(*back, c);
+
+  const auto error_of = [](const Checkpoint& x) {
+    auto r = SerializeCheckpoint(x);
+    return r ? std::string() : r.error().message;
+  };
+  Checkpoint bad = c;
+  bad.sas[0].state = "gone";
+  EXPECT_NE(error_of(bad).find("state"), std::string::npos);
+  bad = c;
+  bad.sas[1].placement = "none";
+  EXPECT_NE(error_of(bad).find("placement"), std::string::npos);
+  bad = c;
+  bad.sas[1].current = true;  // inbound
+  EXPECT_NE(error_of(bad).find("only an outbound"), std::string::npos);
+  bad = c;
+  bad.sas[1].selector = 78;
+  EXPECT_NE(error_of(bad).find("two selectors"), std::string::npos);
+  bad = c;
+  bad.sas[2].sa_id = 5;
+  bad.sas[2].selector = 77;
+  EXPECT_NE(error_of(bad).find("twice in this direction"), std::string::npos);
+  bad = c;
+  bad.next_sa_id = 11;
+  EXPECT_NE(error_of(bad).find("next_sa_id"), std::string::npos);
+}
+
 TEST(Checkpoint, MemoryStore) {
   MemoryCheckpointStore store;
   EXPECT_EQ(store.Load().error().code, Errc::kNotFound);

@@ -26,6 +26,8 @@
 namespace espo::sdk {
 
 // The format this build writes; files with a larger version are refused (Errc::kUnsupported).
+// Optional fields are added compatibly (older readers ignore them) without a version change;
+// the version changes only when a reader that ignores the new fields would restore unsafely.
 inline constexpr std::uint32_t kCheckpointFormatVersion = 1;
 // Largest replay window (SPEC 12.2 decision 9: 0 or a power of two up to 1024).
 inline constexpr std::uint32_t kMaxReplayWindow = 1024;
@@ -48,6 +50,17 @@ struct SaCheckpoint {
   std::uint64_t replay_right_edge = 0;
   std::uint32_t replay_window = 0;
   std::vector<std::uint64_t> replay_bitmap;
+  // SaManager's view (SaManager::Snapshot / Restore). Optional in the file: written as the
+  // record's "manager" object only when sa_id != 0; records without it keep these defaults.
+  std::uint64_t sa_id = 0;           // SaId; the two directions of a managed Child SA share it
+  std::uint64_t selector = 0;        // the SA's selector
+  std::string state{};               // "larval", "active", "rekeying" or "draining" at the save
+  std::string placement{};           // "hardware" or "software" at the save (informational)
+  std::uint32_t slot = 0xFFFFFFFFU;  // the hardware slot at the save (informational)
+  bool adopted = false;              // installed by SaManager::AdoptSa
+  bool current = false;              // outbound: the selector's current outbound SA
+  std::uint64_t packets = 0;         // the direction's life counters at the save
+  std::uint64_t bytes = 0;
   friend bool operator==(const SaCheckpoint&, const SaCheckpoint&) = default;
 };
 
@@ -69,12 +82,18 @@ struct Checkpoint {
   std::uint64_t generation = 0;  // incremented by the caller at every save
   std::vector<SaCheckpoint> sas;
   SpiAllocatorState spis;
+  // SaManager: the next SaId it would hand out (ids are never reused). Optional in the file
+  // (written when != 0).
+  std::uint64_t next_sa_id = 0;
   friend bool operator==(const Checkpoint&, const Checkpoint&) = default;
 };
 
 // Checks the invariants listed above, plus: no two records with the same (direction, SPI);
 // outbound records carry no replay state, inbound ones no outbound_seq; without ESN no number
-// exceeds 2^32 - 1; bitmap bits beyond W are 0. Errc::kInvalidArgument naming the record.
+// exceeds 2^32 - 1; bitmap bits beyond W are 0; records with an sa_id: a known state and
+// placement, at most one record per (sa_id, direction), both directions of one sa_id with the
+// same selector, `current` only outbound, next_sa_id (if set) above every sa_id.
+// Errc::kInvalidArgument naming the record.
 Status ValidateCheckpoint(const Checkpoint& checkpoint);
 
 // The JSON text of a checkpoint, with its SHA-256 (docs/CHECKPOINT.md).

@@ -26,6 +26,7 @@
 #include <optional>
 #include <queue>
 #include <span>
+#include <string>
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
@@ -35,6 +36,7 @@
 #include "espo/driver/key_material.hpp"
 #include "espo/driver/result.hpp"
 #include "espo/driver/sa_config.hpp"
+#include "espo/sdk/checkpoint.hpp"
 #include "espo/sdk/clock.hpp"
 #include "espo/sdk/lifetime_policy.hpp"
 #include "espo/sdk/random.hpp"
@@ -174,6 +176,31 @@ struct PacketResult {
   Bytes data;             // ESP packet (outbound) / released packet (inbound)
 };
 
+// SaManager::Restore: what to do with the records of a checkpoint.
+struct RestoreOptions {
+  // Outbound directions resume at saved + jump_margin (RestoreJumpAhead; RecommendedJumpMargin).
+  std::uint64_t jump_margin = 0;
+  // Slot class of the restored directions: kRekey by default, since they all held slots
+  // together before the restart.
+  SlotClass cls = SlotClass::kRekey;
+};
+// One direction's configuration for Restore, from its owner (the IKE daemon keeps keys; the
+// operator's SA file; the kernel): key, addresses, mode, algorithm, ICV, ESN, window, encap and
+// the limits over the SA's whole life. Restore checks spi and dir against the record and sets
+// oseq / replay_seq itself. Errc::kNotFound: the owner no longer has this SA; it is skipped (an
+// inbound SPI stays quarantined). Any other error aborts the restore.
+using RestoreConfigProvider = std::function<Result<driver::SaConfig>(const SaCheckpoint& record)>;
+struct RestoreReport {
+  std::vector<SaId> restored;         // SAs with at least one direction installed again (saved ids)
+  std::vector<SaCheckpoint> skipped;  // the provider said kNotFound
+  std::vector<SaCheckpoint> needs_rekey;  // outbound: no number left after the jump (not
+                                          // installed), or the hard limit was already reached
+  // Restored SAs whose soft limit was already crossed, or that were rekeying at the save: the
+  // new owner should rekey them now (their soft event will not be posted again).
+  std::vector<SaId> rekey_now;
+  std::uint64_t quarantined = 0;  // inbound SPIs put into quarantine (retired, skipped, larval)
+};
+
 class SaManager {
  public:
   // The manager keeps references to all three; they must outlive it. Reads the slot counts from
@@ -265,6 +292,28 @@ class SaManager {
     callback_ = std::move(callback);
   }
 
+  // ---- checkpoint (docs/CHECKPOINT.md) ----
+  // Every installed direction of every live SA: SPI, SaId, selector, state, placement and slot,
+  // outbound last-used sequence number, inbound replay right edge, window and a fail-closed
+  // bitmap (every number in the window counted as received: neither the slot nor SoftwareEsp
+  // exports its bitmap, and Restore installs windows fail-closed anyway), life counters; the SPI
+  // allocator (live and larval inbound SPIs allocated, quarantined SPIs retired) and the next
+  // SaId. Reads every hardware slot once; device errors are returned. generation is 0 (the
+  // caller numbers its saves).
+  Result<Checkpoint> Snapshot();
+  // Rebuilds the SAs of `checkpoint` in this manager, which must hold no SA (kInvalidArgument),
+  // e.g. after a restart on a fresh device. Each record keeps its SaId, selector and pairing;
+  // outbound resumes at saved + options.jump_margin, inbound at replay right edge = saved
+  // (fail-closed window); counters continue from the saved life counters (outbound: plus the
+  // numbers skipped by the jump, as if they had been sent), so limits from the provider keep
+  // their meaning over the SA's life. Draining SAs are restored draining (a fresh drain
+  // interval), rekeying ones active (the exchange is lost; listed in rekey_now). Retired,
+  // skipped and larval inbound SPIs are quarantined for a full spi_quarantine. Later ids start
+  // above next_sa_id. All-or-nothing: on an error every SA restored so far is removed again
+  // (their SPIs stay quarantined) and the error is returned.
+  Result<RestoreReport> Restore(const Checkpoint& checkpoint, const RestoreConfigProvider& provider,
+                                const RestoreOptions& options = {});
+
   // ---- data path ----
   Result<std::vector<PacketResult>> Transmit(std::span<const TxPacket> packets);
   Result<std::vector<PacketResult>> Receive(std::span<const Bytes> packets);
@@ -346,6 +395,15 @@ class SaManager {
   std::uint32_t DrawSpi(std::uint32_t slot_index);
   driver::SaConfig BuildConfig(const Record& r, driver::Direction dir) const;
   Status InstallInboundSide(Record& r, driver::KeyMaterial key);
+  // Installs one direction of `r` (config.dir) from `config`: inbound into the slot its SPI
+  // encodes, outbound into any free slot (for `cls`), else SoftwareEsp (`fallback` set; the
+  // caller posts the event once the record is stored) or kExhausted. `base_*`: counters the
+  // direction already used (restore): the slot gets what is left of the limits. Sets SPI,
+  // limits, placement, slot, owner and stats; on error nothing changes on the device or pools.
+  Status PlaceDirection(Record& r, driver::SaConfig config, SlotClass cls,
+                        std::uint64_t base_packets, std::uint64_t base_bytes, bool& fallback,
+                        const std::function<std::string()>& what);
+  Result<SaCheckpoint> SnapshotDirection(const Record& r, driver::Direction dir);
   Status InstallOutboundSide(Record& r, SlotClass cls);
   Status RemoveInboundSide(Record& r);
   Status RemoveOutboundSide(Record& r);
