@@ -287,6 +287,9 @@ std::string Fixed(double v, int digits) {
 
 Result<std::vector<std::size_t>> ParseBenchSizes(const std::string& text) {
   std::vector<std::size_t> sizes;
+  if (!text.empty() && text.back() == ',') {
+    return MakeError(Errc::kInvalidArgument, "--sizes: '" + text + "' ends with a comma");
+  }
   std::istringstream in(text);
   std::string item;
   while (std::getline(in, item, ',')) {
