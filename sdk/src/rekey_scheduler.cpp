@@ -14,6 +14,16 @@ namespace espo::sdk {
 namespace {
 std::string SaName(SaId id) { return "SA " + std::to_string(id); }
 bool Live(SaState s) { return s == SaState::kActive || s == SaState::kRekeying; }
+
+// Timeout of own exchange number `attempt` (1, 2, ...) for one old SA.
+Duration RekeyTimeout(const RekeyOptions& o, std::uint32_t attempt) {
+  Duration t = o.rekey_timeout;
+  for (std::uint32_t i = 1; i < attempt && t < o.max_rekey_timeout; ++i) {
+    t = std::chrono::duration_cast<Duration>(std::chrono::duration<double, Duration::period>(
+        static_cast<double>(t.count()) * o.rekey_backoff));
+  }
+  return std::min(t, std::max(o.max_rekey_timeout, o.rekey_timeout));
+}
 }  // namespace
 
 bool NonceLess(const std::vector<std::uint8_t>& a, const std::vector<std::uint8_t>& b) {
@@ -57,6 +67,12 @@ Result<std::unique_ptr<RekeyScheduler>> RekeyScheduler::Create(SaManager& manage
   if (options.rate_per_second < 0.0 || (options.rate_per_second > 0.0 && options.burst < 1.0)) {
     return MakeError(Errc::kInvalidArgument,
                      "rekey scheduler: rate_per_second must be >= 0 and burst >= 1");
+  }
+  if (options.rekey_timeout.count() < 0 || options.max_rekey_timeout.count() < 0 ||
+      !(options.rekey_backoff >= 1.0)) {
+    return MakeError(Errc::kInvalidArgument,
+                     "rekey scheduler: rekey_timeout and max_rekey_timeout must be >= 0 and "
+                     "rekey_backoff >= 1");
   }
   return std::unique_ptr<RekeyScheduler>(  // NOLINT(cppcoreguidelines-owning-memory)
       new RekeyScheduler(manager, policy, handler, options));
@@ -118,6 +134,7 @@ Status RekeyScheduler::DeleteChildSa(SaId id) {
   const SaState st = manager_.StateOf(id);
   if (st == SaState::kGone) return MakeError(Errc::kNotFound, SaName(id) + ": no such SA");
   ESPO_ASSIGN_OR_RETURN(SaInfo info, manager_.Info(id));
+  attempts_.erase(id);
   if (auto it = rekeying_.find(id); it != rekeying_.end()) {
     if (it->second.own_new != kNoSa) exchanges_[it->second.own_new].redundant = true;
     rekeying_.erase(it);
@@ -154,7 +171,14 @@ Status RekeyScheduler::StartOne(SaId old_sa) {
   ESPO_ASSIGN_OR_RETURN(SaId new_sa, manager_.Allocate(*spec, SlotClass::kRekey));
   ESPO_ASSIGN_OR_RETURN(SaInfo new_info, manager_.Info(new_sa));
   rekeying_[old_sa].own_new = new_sa;
-  exchanges_[new_sa] = Exchange{old_sa, ExchangeRole::kInitiator, {}, false};
+  Exchange& ex = exchanges_[new_sa];
+  ex = Exchange{old_sa, ExchangeRole::kInitiator, {}, false, std::nullopt};
+  const std::uint32_t attempt = ++attempts_[old_sa];
+  if (attempt > 1) ++stats_.rekey_retries;
+  if (options_.rekey_timeout.count() > 0) {
+    ex.timeout_at = clock_.Now() + RekeyTimeout(options_, attempt);
+    timeouts_.emplace(*ex.timeout_at, new_sa);
+  }
   ++stats_.rekeys_started;
   ++stats_.in_flight;
   stats_.max_in_flight = std::max(stats_.max_in_flight, stats_.in_flight);
@@ -192,6 +216,7 @@ void RekeyScheduler::StartQueued() {
 Status RekeyScheduler::ActivateReplacement(SaId old_sa, SaId new_sa) {
   Status result = manager_.ActivateOutbound(new_sa, SlotClass::kRekey);
   exchanges_.erase(new_sa);
+  attempts_.erase(old_sa);
   const SaState st = manager_.StateOf(old_sa);
   if (Live(st)) {
     auto retired = manager_.Retire(old_sa);
@@ -232,7 +257,7 @@ Result<std::uint32_t> RekeyScheduler::OnRekeyRequest(std::uint32_t rekey_spi,
   ArmDeadlines(new_sa, in_life, out_life);
   if (st == SaState::kActive) (void)manager_.SetRekeying(old_sa, true);
   rekeying_[old_sa].peer_new = new_sa;
-  exchanges_[new_sa] = Exchange{old_sa, ExchangeRole::kResponder, nonces, false};
+  exchanges_[new_sa] = Exchange{old_sa, ExchangeRole::kResponder, nonces, false, std::nullopt};
   ++stats_.rekeys_responded;
   ESPO_ASSIGN_OR_RETURN(SaInfo info, manager_.Info(new_sa));
   return info.inbound_spi;
@@ -282,6 +307,7 @@ Status RekeyScheduler::OnRekeyResponse(SaId new_sa, std::uint32_t peer_new_spi,
     return installed;
   }
   ++stats_.rekeys_completed;
+  attempts_.erase(old_sa);
   if (Live(manager_.StateOf(old_sa))) {
     ESPO_ASSIGN_OR_RETURN(SaInfo old_info, manager_.Info(old_sa));
     auto retired = manager_.Retire(old_sa);
@@ -347,6 +373,7 @@ Status RekeyScheduler::OnDelete(std::uint32_t spi) {
     rekeying_.erase(o);
     if (replacement != kNoSa) return ActivateReplacement(id, replacement);
   }
+  attempts_.erase(id);
   result = manager_.Retire(id);
   return result;
 }
@@ -354,6 +381,7 @@ Status RekeyScheduler::OnDelete(std::uint32_t spi) {
 Status RekeyScheduler::HandleExpiry(SaId id) {
   const SaState st = manager_.StateOf(id);
   if (st == SaState::kGone) return Ok();
+  attempts_.erase(id);
   ++stats_.hard_removed;
   Status result = Ok();
   if (Live(st)) {
@@ -417,14 +445,33 @@ Status RekeyScheduler::Poll() {
       Queue(id);
     }
   }
+  while (!timeouts_.empty() && timeouts_.begin()->first <= now) {
+    const auto [at, new_sa] = *timeouts_.begin();
+    timeouts_.erase(timeouts_.begin());
+    auto ex = exchanges_.find(new_sa);
+    if (ex == exchanges_.end() || ex->second.timeout_at != at) continue;  // answered meanwhile
+    auto st = TimeOut(new_sa);
+    if (!st && first_error) first_error = st;
+  }
   StartQueued();
   return first_error;
+}
+
+Status RekeyScheduler::TimeOut(SaId new_sa) {
+  ++stats_.rekeys_timed_out;
+  // The peer may have answered into the void: it drops what it made of the request (OnDelete of
+  // a larval SA), and a late answer finds no exchange here.
+  if (auto info = manager_.Info(new_sa); info) handler_.SendDelete(new_sa, info->inbound_spi);
+  return OnRekeyFailed(new_sa);  // removes the larval SA and queues the old SA again
 }
 
 std::optional<TimePoint> RekeyScheduler::NextDeadline() const {
   std::optional<TimePoint> next = manager_.NextDeadline();
   if (!deadlines_.empty() && (!next || deadlines_.begin()->first < *next)) {
     next = deadlines_.begin()->first;
+  }
+  if (!timeouts_.empty() && (!next || timeouts_.begin()->first < *next)) {
+    next = timeouts_.begin()->first;
   }
   if (!queue_.empty() && options_.rate_per_second > 0.0) {
     const TimePoint t =

@@ -11,3 +11,7 @@ espo_gtest(sdk_adopt_test LABEL unit TIMEOUT 60
 espo_gtest(sdk_manager_checkpoint_test LABEL unit TIMEOUT 60
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_sdk_manager_checkpoint.cpp
   LIBS espo_sdk)
+# RekeyScheduler: timeout, retries with backoff, late answers, hard expiry of unanswered rekeys.
+espo_gtest(sdk_rekey_timeout_test LABEL unit TIMEOUT 60
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_sdk_rekey_timeout.cpp
+  LIBS espo_sdk)

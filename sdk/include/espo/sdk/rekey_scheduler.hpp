@@ -119,15 +119,27 @@ struct RekeyOptions {
   double burst = 1.0;
   // Count-based rekeyer designation and IKE role used for the lifetime of new SAs.
   RekeyDesignation designation = RekeyDesignation::kTie;
+  // An exchange this end initiated with no answer (OnRekeyResponse / OnRekeyFailed) after the
+  // timeout is given up: a Delete for its new inbound SPI goes to the peer (which drops whatever
+  // it made of the request), the larval SA is removed, and the rekey is queued again (paced like
+  // any other). Attempt n of one old SA waits rekey_timeout * rekey_backoff^(n - 1), at most
+  // max_rekey_timeout; retries go on until the old SA is replaced or expires (hard limit or hard
+  // deadline: removed and counted as lost). A late answer to a given-up exchange is refused
+  // (kNotFound) and creates nothing. 0 = no timeout (the IKE side calls OnRekeyFailed).
+  Duration rekey_timeout = std::chrono::seconds(30);
+  double rekey_backoff = 2.0;  // >= 1
+  Duration max_rekey_timeout = std::chrono::minutes(5);
 };
 
 struct RekeyStats {
   std::uint64_t soft_events = 0;
   std::uint64_t rekeys_queued = 0;
-  std::uint64_t rekeys_started = 0;    // exchanges this end initiated
-  std::uint64_t rekeys_completed = 0;  // as initiator: old SA replaced by ours
-  std::uint64_t rekeys_responded = 0;  // as responder
-  std::uint64_t rekeys_failed = 0;
+  std::uint64_t rekeys_started = 0;     // exchanges this end initiated
+  std::uint64_t rekeys_completed = 0;   // as initiator: old SA replaced by ours
+  std::uint64_t rekeys_responded = 0;   // as responder
+  std::uint64_t rekeys_failed = 0;      // failed or timed-out exchanges (either role)
+  std::uint64_t rekeys_timed_out = 0;   // own exchanges given up after the rekey timeout
+  std::uint64_t rekey_retries = 0;      // exchanges started again for the same old SA
   std::uint64_t collisions = 0;         // own exchange completed while a peer exchange existed
   std::uint64_t collisions_lost = 0;    // our SA was the redundant one and was deleted
   std::uint64_t redundant_deleted = 0;  // peer's redundant SAs removed on its Delete
@@ -200,6 +212,7 @@ class RekeyScheduler {
     ExchangeRole role = ExchangeRole::kInitiator;
     ExchangeNonces nonces;   // responder: known at once; initiator: at response
     bool redundant = false;  // initiator: the peer's exchange replaced the old SA meanwhile
+    std::optional<TimePoint> timeout_at;  // initiator: when it is given up (rekey_timeout)
   };
   struct OldState {
     SaId own_new = kNoSa;   // the exchange we initiated
@@ -217,6 +230,7 @@ class RekeyScheduler {
   Status StartOne(SaId old_sa);
   void StartQueued();
   Status HandleExpiry(SaId id);
+  Status TimeOut(SaId new_sa);
   Status ActivateReplacement(SaId old_sa, SaId new_sa);
   Status InstallNew(SaId id, std::uint32_t peer_spi, ChildKeys keys, ExchangeRole role,
                     SlotClass cls);
@@ -232,6 +246,9 @@ class RekeyScheduler {
   std::unordered_map<SaId, bool> queued_;         // membership of queue_
   // Time deadlines: (when, SA, hard?) in a min-heap; stale entries skipped.
   std::multimap<TimePoint, std::pair<SaId, bool>> deadlines_;
+  // Rekey timeouts: (when, new SA of an own exchange); stale entries skipped.
+  std::multimap<TimePoint, SaId> timeouts_;
+  std::unordered_map<SaId, std::uint32_t> attempts_;  // old SA -> own exchanges started
   double tokens_ = 0.0;
   TimePoint last_refill_;
   GroupId next_group_ = 1;
