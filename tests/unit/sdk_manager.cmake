@@ -15,3 +15,7 @@ espo_gtest(sdk_manager_checkpoint_test LABEL unit TIMEOUT 60
 espo_gtest(sdk_rekey_timeout_test LABEL unit TIMEOUT 60
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_sdk_rekey_timeout.cpp
   LIBS espo_sdk)
+# Byte (and mixed byte + packet) lifetimes through SaManager and RekeyScheduler.
+espo_gtest(sdk_byte_lifetime_test LABEL unit TIMEOUT 120
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_sdk_byte_lifetime.cpp
+  LIBS espo_sdk)

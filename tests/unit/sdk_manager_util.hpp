@@ -291,12 +291,27 @@ inline ::testing::AssertionResult UniqueSlotSpis(driver::Engine& engine) {
   return ::testing::AssertionSuccess();
 }
 
+// Bytes counted per packet of the streams below (CountedInner: 60-byte inner packet; SPEC 12.3:
+// payload + padding + 2).
+inline std::uint64_t CountedInnerBytes() {
+  return driver::EspCountedBytes(CountedInner(0, 0, true).size());
+}
+
+// Count-based lifetime in bytes only, hard L = `packets` stream packets' worth of bytes.
+inline LifetimePolicyConfig ByteLifetime(std::uint64_t packets) {
+  LifetimePolicyConfig c;
+  c.kind = LifetimePolicyKind::kCountBased;
+  c.count_based.hard_bytes = packets * CountedInnerBytes();
+  return c;
+}
+
 // Two ends exchange a traffic stream over two selectors for 240 rounds while count-based
-// lifetimes (hard 120 packets) force rekeys; checks zero lost, reordered or reused packets, no
-// lost SA, and one SA per selector and end after the last drain. Used over ModelDevice (unit)
-// and over SimDevice (cosim).
-inline void ExpectMakeBeforeBreakStream(std::uint64_t seed, EndOptions o) {
-  o.lifetime = PacketLifetime(120);
+// lifetimes (default: hard 120 packets; or `lifetime`, e.g. ByteLifetime(120)) force rekeys;
+// checks zero lost, reordered or reused packets, no lost SA, and one SA per selector and end
+// after the last drain. Used over ModelDevice (unit) and over SimDevice (cosim).
+inline void ExpectMakeBeforeBreakStream(std::uint64_t seed, EndOptions o,
+                                        std::optional<LifetimePolicyConfig> lifetime = {}) {
+  o.lifetime = lifetime ? *lifetime : PacketLifetime(120);
   TwoEnds t(seed, o, o);
   t.Create(1);
   t.Create(2);
