@@ -3,8 +3,8 @@
 // espo_kernel: the XRT RTL kernel top of the espo ESP engine (user-managed kernel: started by
 // CTRL.START in the register map, not by ap_ctrl). Vivado interface names are kept so the
 // packager infers s_axi_control (AXI4-Lite, 4 KiB register map of docs/REGISTERS.md) and
-// m_axi_gmem (AXI4 master, 64-bit addresses, 128-bit data, INCR bursts of 16-byte beats, one
-// burst outstanding). `!ap_rst_n` is registered once into `rst`; everything inside uses it.
+// m_axi_gmem (AXI4 master, 64-bit addresses, 512-bit data, INCR bursts of 64-byte beats, one
+// burst outstanding per direction; the usual Alveo RTL-kernel width). `!ap_rst_n` is registered once into `rst`; everything inside uses it.
 //
 //   s_axi_control -> axil_slave -> espo_regs (staging, counters, event FIFO)
 //                                     |  commit            | batch regs, counters, events
@@ -47,8 +47,8 @@ module espo_kernel #(
   output logic [1:0]   m_axi_gmem_awburst,
   output logic         m_axi_gmem_awvalid,
   input  logic         m_axi_gmem_awready,
-  output logic [127:0] m_axi_gmem_wdata,
-  output logic [15:0]  m_axi_gmem_wstrb,
+  output logic [511:0] m_axi_gmem_wdata,
+  output logic [63:0]  m_axi_gmem_wstrb,
   output logic         m_axi_gmem_wlast,
   output logic         m_axi_gmem_wvalid,
   input  logic         m_axi_gmem_wready,
@@ -61,7 +61,7 @@ module espo_kernel #(
   output logic [1:0]   m_axi_gmem_arburst,
   output logic         m_axi_gmem_arvalid,
   input  logic         m_axi_gmem_arready,
-  input  logic [127:0] m_axi_gmem_rdata,
+  input  logic [511:0] m_axi_gmem_rdata,
   input  logic [1:0]   m_axi_gmem_rresp,
   input  logic         m_axi_gmem_rlast,
   input  logic         m_axi_gmem_rvalid,
@@ -74,9 +74,9 @@ module espo_kernel #(
     rst <= !ap_rst_n;
   end
 
-  assign m_axi_gmem_awsize  = 3'd4;
+  assign m_axi_gmem_awsize  = 3'd6;
   assign m_axi_gmem_awburst = 2'b01;
-  assign m_axi_gmem_arsize  = 3'd4;
+  assign m_axi_gmem_arsize  = 3'd6;
   assign m_axi_gmem_arburst = 2'b01;
 
   // ---- register bus --------------------------------------------------------------------------

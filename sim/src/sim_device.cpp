@@ -4,8 +4,10 @@
 //
 // Per cycle: drive the AXI-Lite master and AXI4 slave inputs from the C++ state, evaluate with
 // the clock low, sample every handshake (valid && ready), advance the C++ state, then the
-// rising edge. The AXI4 slave answers one read burst and one write burst at a time, one beat per
-// cycle, ready always high for data; bytes outside allocated buffers answer SLVERR.
+// rising edge. The AXI4 slave (512-bit data: 64-byte beats at 64-byte aligned addresses, byte
+// strobes honoured) answers one read burst and one write burst at a time, one beat per cycle,
+// ready always high for data; beats outside allocated buffers (sizes rounded up to 64 bytes)
+// answer SLVERR.
 #include "espo/sim/sim_device.hpp"
 
 #include <algorithm>
@@ -28,6 +30,8 @@ namespace {
 constexpr std::uint64_t kPage = 4096;
 constexpr std::uint64_t kBufferBase = 0x1'0000'0000ULL;  // above 4 GiB: exercises ADDR_HI
 constexpr std::uint64_t kMaxRegCycles = 10000;
+constexpr std::uint64_t kBeatBytes = 64;  // m_axi_gmem: 512-bit data
+constexpr int kBeatWords = 16;            // 32-bit words per beat in the verilated port
 
 // Sparse host memory with buffer bookkeeping.
 class HostMemory {
@@ -36,7 +40,10 @@ class HostMemory {
     auto it = buffers_.upper_bound(addr);
     if (it == buffers_.begin()) return false;
     --it;
-    return addr >= it->first && addr + bytes <= it->first + it->second;
+    // A buffer covers whole AXI beats: its size rounded up to the beat (XRT buffers are 4 KiB
+    // aligned, so the engine's aligned beats never leave the buffer's pages).
+    const std::uint64_t size = (it->second + kBeatBytes - 1) / kBeatBytes * kBeatBytes;
+    return addr >= it->first && addr + bytes <= it->first + size;
   }
   std::uint8_t Get(std::uint64_t addr) const {
     auto it = pages_.find(addr / kPage);
@@ -185,8 +192,8 @@ class KernelHarness final : public Harness {
     m.m_axi_gmem_rvalid = r_valid ? 1 : 0;
     if (r_valid) {
       const Burst& b = rd_.front();
-      const std::uint64_t a = b.addr + 16ULL * b.done;
-      for (int w = 0; w < 4; ++w) {
+      const std::uint64_t a = b.addr + kBeatBytes * b.done;
+      for (int w = 0; w < kBeatWords; ++w) {
         std::uint32_t word = 0;
         for (int j = 0; j < 4; ++j) {
           word |= static_cast<std::uint32_t>(mem_.Get(a + 4U * w + j)) << (8U * j);
@@ -227,16 +234,16 @@ class KernelHarness final : public Harness {
       Burst b;
       b.addr = m.m_axi_gmem_araddr;
       b.beats = static_cast<std::uint32_t>(m.m_axi_gmem_arlen) + 1;
-      b.error = !mem_.Mapped(b.addr, 16ULL * b.beats) || (b.addr % 16 != 0);
+      b.error = !mem_.Mapped(b.addr, kBeatBytes * b.beats) || (b.addr % kBeatBytes != 0);
       rd_.push_back(b);
     }
     if (b_valid && m.m_axi_gmem_bready) {
       wr_.pop_front();
     } else if (m.m_axi_gmem_wvalid && m.m_axi_gmem_wready) {
       Burst& b = wr_.front();
-      const std::uint64_t a = b.addr + 16ULL * b.done;
+      const std::uint64_t a = b.addr + kBeatBytes * b.done;
       if (!b.error) {
-        for (int w = 0; w < 4; ++w) {
+        for (int w = 0; w < kBeatWords; ++w) {
           const std::uint32_t word = m.m_axi_gmem_wdata[w];
           for (int j = 0; j < 4; ++j) {
             if ((m.m_axi_gmem_wstrb >> (4 * w + j)) & 1U) {
@@ -251,7 +258,7 @@ class KernelHarness final : public Harness {
       Burst b;
       b.addr = m.m_axi_gmem_awaddr;
       b.beats = static_cast<std::uint32_t>(m.m_axi_gmem_awlen) + 1;
-      b.error = !mem_.Mapped(b.addr, 16ULL * b.beats) || (b.addr % 16 != 0);
+      b.error = !mem_.Mapped(b.addr, kBeatBytes * b.beats) || (b.addr % kBeatBytes != 0);
       wr_.push_back(b);
     }
 

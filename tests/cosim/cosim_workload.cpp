@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <sstream>
 
+#include "../rtl/ipv6_ext.hpp"
 #include "../unit/esp_test_util.hpp"
 
 #include "espo/driver/esp.hpp"
@@ -60,9 +61,20 @@ Bytes RandomInner(std::mt19937_64& rng, const driver::SaConfig& sa) {
   spec.traffic_class = static_cast<std::uint8_t>(rng());
   spec.df = Chance(rng, 0.5);
   spec.fill = static_cast<std::uint8_t>(rng());
-  if (sa.mode == Mode::kTransport) return MakeTransportInner(sa, spec);
+  if (sa.mode == Mode::kTransport) {
+    Bytes p = MakeTransportInner(sa, spec);
+    // IPv6 extension headers: the ones in front of ESP stay there (hop-by-hop, routing and
+    // destination options before a routing header), the rest is encrypted; broken chains drop
+    if (sa.dst.v6 && Chance(rng, 0.3)) {
+      const bool broken = Chance(rng, 0.15);
+      p = InsertIpv6Ext(p, RandomIpv6Chain(rng, broken), rng, Chance(rng, 0.03));
+    }
+    return p;
+  }
   spec.v6 = Chance(rng, 0.4);
-  return MakeInner(spec);
+  Bytes p = MakeInner(spec);
+  if (spec.v6 && Chance(rng, 0.1)) p = InsertIpv6Ext(p, RandomIpv6Chain(rng, false), rng);
+  return p;
 }
 
 Bytes NonEspUdp(std::mt19937_64& rng, const driver::SaConfig& sa) {
@@ -173,6 +185,9 @@ CosimWorkload MakeCosimWorkload(std::uint64_t seed, std::uint32_t slots, std::ui
           // Unknown SPI: change the SPI's high bits (keeps the slot, fails the compare).
           auto info = driver::ParseEspPacket(pkt);
           if (info && info->kind == driver::PacketKind::kEsp) pkt[info->esp_offset] ^= 0x80U;
+        } else if (t < 0.18 && (pkt[0] >> 4U) == 6) {
+          // IPv6 extension headers in front of ESP (tunnel outer header or transport)
+          pkt = InsertIpv6Ext(pkt, RandomIpv6Chain(rng, Chance(rng, 0.2)), rng);
         }
       }
       batch.push_back(PacketIn{Direction::kIn, driver::kNoSlot, cookie, std::move(pkt)});

@@ -9,3 +9,7 @@ espo_gtest(test_espo_kernel LABEL rtl TIMEOUT 300
            SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/rtl/test_espo_kernel.cpp
            LIBS espo_sim_device espo_driver)
 target_include_directories(test_espo_kernel PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/rtl)
+espo_gtest(test_espo_kernel_pipe LABEL rtl TIMEOUT 300
+           SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/rtl/test_espo_kernel_pipe.cpp
+           LIBS espo_sim_device espo_driver)
+target_include_directories(test_espo_kernel_pipe PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/rtl)
