@@ -162,6 +162,7 @@ int RunControlCommand(const ClientOptions& o, const std::string& cmd, const Json
     CoreOptions co;
     co.device_name = o.device;
     co.in_process = true;
+    co.software_sas = 1024;  // as the daemon's default
     auto core = ControlCore::Create(std::move(*device), co, kQuiet);
     if (!core) {
       std::cerr << name << ": " << core.error().message << "\n";
@@ -338,6 +339,13 @@ void RegisterDaemonCommands(CLI::App& app, int& exit_code) {
   d->add_option("--checkpoint-interval", dopt->checkpoint_interval_s,
                 "seconds between periodic checkpoints")
       ->capture_default_str();
+  d->add_option("--software-sas", dopt->software_sas,
+                "SAs the software path may carry when no slot is free (0: refuse them)")
+      ->capture_default_str();
+  d->add_flag("--xfrm", dopt->xfrm,
+              "mirror kernel XFRM SAs with packet offload into espo (docs/XFRM_BRIDGE.md)");
+  d->add_option("--xfrm-dev", dopt->xfrm_dev,
+                "with --xfrm: only SAs offloaded to this network device (default: any)");
   d->callback([dopt, checkpoint, config, &exit_code] {
     if (!checkpoint->empty()) dopt->checkpoint_path = *checkpoint;
     if (!config->empty()) dopt->config_path = *config;

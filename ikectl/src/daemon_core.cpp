@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // ControlCore: the daemon's state and its command dispatcher (docs/CONTROL_PROTOCOL.md).
-// The SA table holds operator SAs (SA-file syntax, their own SPIs) keyed by (dir, SPI): outbound
-// slots are taken lowest-free-first, inbound slots are SPI mod in_slots (Engine::InboundSlotFor).
-// Every change is all-or-nothing on the table; the checkpoint is rewritten after each change.
+// The SA table holds operator SAs (SA-file syntax, their own SPIs) keyed by (dir, SPI), each
+// adopted by the SDK's SaManager (sdk::SaManager::AdoptSa): outbound SAs take any free slot,
+// inbound SAs the slot their SPI encodes (Engine::InboundSlotFor); when that slot is taken or the
+// table is full they run on SoftwareEsp (up to CoreOptions::software_sas) and move back to a
+// slot when one frees up. Every change is all-or-nothing on the table; the checkpoint is
+// rewritten after each change.
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -115,6 +118,20 @@ ControlCore::ControlCore(std::unique_ptr<driver::Engine> engine, CoreOptions opt
                          const Logger& logger)
     : engine_(std::move(engine)), options_(std::move(options)), logger_(logger) {}
 
+namespace {
+
+sdk::SaManagerOptions ManagerOptions(const CoreOptions& o) {
+  sdk::SaManagerOptions m;
+  // Operator and kernel SPIs are chosen outside: a removed SPI may be added again at once
+  // (config reload replaces an SA by remove + add with the same SPI).
+  m.spi_quarantine = sdk::Duration::zero();
+  m.software_fallback = o.software_sas > 0;
+  m.migrate_to_hardware = true;
+  return m;
+}
+
+}  // namespace
+
 ControlCore::~ControlCore() = default;
 
 Result<std::unique_ptr<ControlCore>> ControlCore::Create(std::unique_ptr<driver::Device> device,
@@ -123,6 +140,9 @@ Result<std::unique_ptr<ControlCore>> ControlCore::Create(std::unique_ptr<driver:
   ESPO_ASSIGN_OR_RETURN(auto engine, driver::Engine::Open(std::move(device)));
   // NOLINTNEXTLINE(cppcoreguidelines-owning-memory): private constructor
   std::unique_ptr<ControlCore> core(new ControlCore(std::move(engine), options, logger));
+  ESPO_RETURN_IF_ERROR(sdk::CryptoRng::CheckAvailable());
+  ESPO_ASSIGN_OR_RETURN(core->sdk_, sdk::SaManager::Create(*core->engine_, core->clock_, core->rng_,
+                                                           ManagerOptions(options)));
   if (options.checkpoint_path) {
     core->store_ = std::make_unique<sdk::FileCheckpointStore>(*options.checkpoint_path);
     auto cp = core->store_->Load();
@@ -234,6 +254,24 @@ ControlError ControlCore::DeviceError(const Error& error, std::string_view durin
   return ControlError{std::string(code::kDevice), std::string(during) + ": " + error.message};
 }
 
+std::string ControlCore::TableFull(Direction dir, std::uint32_t spi) const {
+  std::uint32_t used = 0;
+  for (const auto& [k, e] : table_) used += k.first == dir && !e.software ? 1U : 0U;
+  const std::uint32_t slots =
+      dir == Direction::kOut ? engine_->caps().out_slots : engine_->caps().in_slots;
+  if (dir == Direction::kIn) {
+    const std::uint32_t slot = engine_->InboundSlotFor(spi);
+    for (const auto& [k, e] : table_) {
+      if (k.first == Direction::kIn && !e.software && e.slot == slot) {
+        return "inbound slot " + std::to_string(slot) + " (SPI mod " + std::to_string(slots) +
+               ") already holds " + Name(k.first, k.second);
+      }
+    }
+  }
+  return std::string(dir == Direction::kOut ? "outbound" : "inbound") + " SA table full (" +
+         std::to_string(used) + " of " + std::to_string(slots) + " slots in use)";
+}
+
 void ControlCore::Publish(Json event) {
   event["time"] = NowText();
   if (sink_) sink_(event);
@@ -282,6 +320,7 @@ ControlResult<Json> ControlCore::Info() {
       {"config", options_.config_path ? Json(*options_.config_path) : Json()},
       {"generation", generation_},
       {"jump_margin", options_.jump_margin},
+      {"software_sas", options_.software_sas},
       {"sas", table_.size()}};
   return r;
 }
@@ -299,34 +338,6 @@ ControlResult<ControlCore::Key> ControlCore::Install(driver::SaConfig sa, std::s
     return Bad(code::kExists, name + " is already installed (slot " +
                                   std::to_string(it->second.slot) + ", from " + it->second.source +
                                   ")");
-  }
-  const driver::Capabilities& caps = engine_->caps();
-  std::uint32_t slot = 0;
-  std::uint32_t used = 0;
-  for (const auto& [k, e] : table_) used += k.first == sa.dir ? 1U : 0U;
-  if (sa.dir == Direction::kOut) {
-    if (used >= caps.out_slots) {
-      return Bad(code::kExhausted, name + ": outbound SA table full (" + std::to_string(used) +
-                                       " of " + std::to_string(caps.out_slots) + " slots in use)");
-    }
-    std::vector<bool> taken(caps.out_slots, false);
-    for (const auto& [k, e] : table_) {
-      if (k.first == Direction::kOut) taken[e.slot] = true;
-    }
-    while (slot < caps.out_slots && taken[slot]) ++slot;
-  } else {
-    if (used >= caps.in_slots) {
-      return Bad(code::kExhausted, name + ": inbound SA table full (" + std::to_string(used) +
-                                       " of " + std::to_string(caps.in_slots) + " slots in use)");
-    }
-    slot = engine_->InboundSlotFor(sa.spi);
-    for (const auto& [k, e] : table_) {
-      if (k.first == Direction::kIn && e.slot == slot) {
-        return Bad(code::kExists, name + ": inbound slot " + std::to_string(slot) + " (SPI mod " +
-                                      std::to_string(caps.in_slots) + ") already holds " +
-                                      Name(k.first, k.second));
-      }
-    }
   }
   if (auto r = retained_.find(key); r != retained_.end()) {
     if (sa.dir == Direction::kOut) {
@@ -353,36 +364,76 @@ ControlResult<ControlCore::Key> ControlCore::Install(driver::SaConfig sa, std::s
       sa.replay_seq = std::max(sa.replay_seq, r->second.replay_right_edge);
     }
   }
-  if (auto st = engine_->Install(slot, sa); !st) {
-    return tl::unexpected(DeviceError(st.error(), name));
+  const sdk::SaManagerStats before = sdk_->stats();
+  const auto software_before = static_cast<std::uint32_t>(before.software_in + before.software_out);
+  // Refuse before touching the SDK when the SA would need the software path and it is full.
+  bool slot_free = sa.dir == Direction::kOut ? before.out_free > 0 : before.in_free > 0;
+  if (sa.dir == Direction::kIn) {
+    const std::uint32_t want = engine_->InboundSlotFor(sa.spi);
+    for (const auto& [k, e] : table_) {
+      slot_free = slot_free && !(k.first == Direction::kIn && !e.software && e.slot == want);
+    }
+  }
+  if (!slot_free && software_before >= options_.software_sas) {
+    if (options_.software_sas == 0)
+      return Bad(code::kExhausted, name + ": " + TableFull(sa.dir, sa.spi));
+    return Bad(code::kExhausted, name + ": " + TableFull(sa.dir, sa.spi) +
+                                     " and the software path is full (" +
+                                     std::to_string(software_before) + " of " +
+                                     std::to_string(options_.software_sas) + " SAs)");
+  }
+  auto id = sdk_->AdoptSa(sa);
+  if (!id) {
+    if (id.error().code == Errc::kExhausted)
+      return Bad(code::kExhausted, name + ": " + TableFull(sa.dir, sa.spi));
+    return tl::unexpected(DeviceError(id.error(), name));
+  }
+  auto info = sdk_->Info(*id);
+  const bool software = info && (sa.dir == Direction::kOut ? info->outbound : info->inbound) ==
+                                    sdk::Placement::kSoftware;
+  if (software && software_before >= options_.software_sas) {
+    (void)sdk_->Remove(*id);
+    (void)sdk_->CollectEvents();  // the fallback of an SA that never existed for the operator
+    return Bad(code::kExhausted, name + ": " + TableFull(sa.dir, sa.spi) +
+                                     " and the software path is full (" +
+                                     std::to_string(software_before) + " of " +
+                                     std::to_string(options_.software_sas) + " SAs)");
   }
   SaEntry entry;
   entry.last_seq = sa.dir == Direction::kOut ? sa.oseq : sa.replay_seq;
   entry.config = std::move(sa);
-  entry.slot = slot;
+  entry.id = *id;
+  entry.software = software;
+  if (info && !software) {
+    entry.slot = key.first == Direction::kOut ? info->outbound_slot : info->inbound_slot;
+  }
+  const std::uint32_t slot = entry.slot;
   entry.origin = std::move(origin);
   entry.source = std::move(source);
   retained_.erase(key);
   logger_.Log(LogLevel::kInfo, "sa", "SA installed",
               {{"spi", FormatSpi(key.second)},
                {"dir", std::string(driver::ToString(key.first))},
-               {"slot", std::to_string(slot)},
+               {"placement", software ? "software" : "slot " + std::to_string(slot)},
                {"origin", entry.origin}});
   Publish({{"type", "sa-added"},
            {"spi", FormatSpi(key.second)},
            {"dir", driver::ToString(key.first)},
-           {"slot", slot},
+           {"slot", software ? Json() : Json(slot)},
+           {"placement", software ? "software" : "hardware"},
            {"origin", entry.origin}});
+  by_id_[entry.id] = key;
   table_.emplace(key, std::move(entry));
   return key;
 }
 
 ControlResult<void> ControlCore::Uninstall(const Key& key) {
   SaEntry& e = table_.at(key);
-  (void)ReadSlot(key, e);  // best effort: the freshest sequence number for the record
-  if (auto st = engine_->Remove(key.first, e.slot); !st) {
-    return tl::unexpected(DeviceError(st.error(), Name(key.first, key.second)));
-  }
+  (void)ReadSa(key, e);  // best effort: the freshest sequence number for the record
+  // SaManager::Remove forgets the SA even when the device fails: a slot whose remove failed is
+  // kept out of use ("stuck") until restart, so the table stays consistent either way.
+  const Status removed = sdk_->Remove(e.id);
+  (void)sdk_->Poll();  // ends the (zero) SPI quarantine; may migrate a software SA here
   if (key.first == Direction::kOut) {
     sdk::SaCheckpoint rec;
     rec.name = "out:" + FormatSpi(key.second);
@@ -399,8 +450,17 @@ ControlResult<void> ControlCore::Uninstall(const Key& key) {
   Publish({{"type", "sa-removed"},
            {"spi", FormatSpi(key.second)},
            {"dir", driver::ToString(key.first)},
-           {"slot", e.slot}});
+           {"slot", e.software ? Json() : Json(e.slot)}});
+  const std::uint32_t slot = e.slot;
+  by_id_.erase(e.id);
   table_.erase(key);
+  RefreshPlacement();
+  if (!removed) {
+    ControlError err = DeviceError(removed.error(), Name(key.first, key.second));
+    err.message += "; the SA is out of service and slot " + std::to_string(slot) +
+                   " stays unused until the daemon restarts";
+    return tl::unexpected(err);
+  }
   return {};
 }
 
@@ -460,18 +520,44 @@ ControlResult<ControlCore::Key> ControlCore::FindEntry(const Json& args) const {
   return found.front();
 }
 
-ControlResult<driver::SlotStatus> ControlCore::ReadSlot(const Key& key, SaEntry& entry) {
-  auto s = engine_->ReadSlot(key.first, entry.slot);
-  if (!s) return tl::unexpected(DeviceError(s.error(), Name(key.first, key.second)));
-  entry.last_seq = std::max(entry.last_seq, s->seq);
-  return *s;
+ControlResult<ControlCore::SaView> ControlCore::ReadSa(const Key& key, SaEntry& entry) {
+  auto c = sdk_->Counters(entry.id);
+  if (!c) return tl::unexpected(DeviceError(c.error(), Name(key.first, key.second)));
+  const sdk::DirectionCounters& d = key.first == Direction::kOut ? c->outbound : c->inbound;
+  SaView v;
+  v.packets = d.packets;
+  v.bytes = d.bytes;
+  v.seq = d.seq;
+  entry.last_seq = std::max(entry.last_seq, d.seq);
+  if (d.placement == sdk::Placement::kHardware) {
+    auto s = engine_->ReadSlot(key.first, entry.slot);
+    if (!s) return tl::unexpected(DeviceError(s.error(), Name(key.first, key.second)));
+    v.state = driver::ToString(s->state);
+    v.seq_overflow = s->seq_overflow;
+  } else {
+    v.state = entry.hard_seen ? "hard-expired" : entry.soft_seen ? "soft-expired" : "active";
+    v.seq_overflow = key.first == Direction::kOut && entry.hard_seen &&
+                     d.seq >= sdk::LastUsableSequence(entry.config.esn);
+  }
+  return v;
+}
+
+void ControlCore::RefreshPlacement() {
+  for (auto& [key, e] : table_) {
+    auto info = sdk_->Info(e.id);
+    if (!info) continue;
+    const bool out = key.first == Direction::kOut;
+    e.software = (out ? info->outbound : info->inbound) == sdk::Placement::kSoftware;
+    e.slot = e.software ? sdk::kNoSlotIndex : (out ? info->outbound_slot : info->inbound_slot);
+  }
 }
 
 Json ControlCore::Describe(const Key& key, const SaEntry& e, bool with_counters) {
   const driver::SaConfig& c = e.config;
   Json j = {{"spi", FormatSpi(key.second)},
             {"dir", driver::ToString(key.first)},
-            {"slot", e.slot},
+            {"slot", e.software ? Json() : Json(e.slot)},
+            {"placement", e.software ? "software" : "hardware"},
             {"mode", driver::ToString(c.mode)},
             {"src", c.src.ToString()},
             {"dst", c.dst.ToString()},
@@ -486,9 +572,9 @@ Json ControlCore::Describe(const Key& key, const SaEntry& e, bool with_counters)
   if (c.encap) j["encap"] = {{"sport", c.encap->sport}, {"dport", c.encap->dport}};
   if (key.first == Direction::kIn) j["replay_window"] = c.replay_window;
   if (with_counters) {
-    auto s = ReadSlot(key, table_.at(key));
+    auto s = ReadSa(key, table_.at(key));
     if (s) {
-      j["state"] = driver::ToString(s->state);
+      j["state"] = s->state;
       j["packets"] = s->packets;
       j["bytes"] = s->bytes;
       j["seq"] = s->seq;
@@ -526,6 +612,42 @@ ControlResult<Json> ControlCore::SaAdd(const Json& args) {
   return Json{{"sa", Describe(*key, table_.at(*key), true)}};
 }
 
+ControlResult<ControlCore::Key> ControlCore::AddSa(driver::SaConfig sa, const std::string& origin,
+                                                   const std::string& source) {
+  auto key = Install(std::move(sa), origin, source);
+  if (!key) return key;
+  CheckpointAfterChange();
+  PollEvents();  // a fallback shows up at once
+  return key;
+}
+
+ControlResult<void> ControlCore::UpdateSaLimits(Direction dir, std::uint32_t spi,
+                                                const driver::SaLimits& limits) {
+  auto it = table_.find({dir, spi});
+  if (it == table_.end()) return Bad(code::kNotFound, Name(dir, spi) + ": not installed");
+  driver::SaConfig check = it->second.config.Clone();
+  check.limits = limits;
+  if (auto st = driver::Validate(check); !st) {
+    return Bad(code::kInvalidArgument, Name(dir, spi) + ": " + st.error().message);
+  }
+  if (auto st = sdk_->UpdateLimits(it->second.id, dir, limits); !st) {
+    return tl::unexpected(DeviceError(st.error(), Name(dir, spi)));
+  }
+  it->second.config.limits = limits;
+  Publish({{"type", "sa-updated"},
+           {"spi", FormatSpi(spi)},
+           {"dir", driver::ToString(dir)},
+           {"limits", LimitsJson(limits)}});
+  return {};
+}
+
+ControlResult<void> ControlCore::RemoveSa(Direction dir, std::uint32_t spi) {
+  if (!table_.contains({dir, spi})) return Bad(code::kNotFound, Name(dir, spi) + ": not installed");
+  auto st = Uninstall({dir, spi});
+  CheckpointAfterChange();
+  return st;
+}
+
 ControlResult<Json> ControlCore::SaUpdate(const Json& args) {
   auto key = FindEntry(args);
   if (!key) return tl::unexpected(key.error());
@@ -554,7 +676,7 @@ ControlResult<Json> ControlCore::SaUpdate(const Json& args) {
   if (auto st = driver::Validate(check); !st) {
     return Bad(code::kInvalidArgument, Name(key->first, key->second) + ": " + st.error().message);
   }
-  if (auto st = engine_->UpdateLimits(key->first, e.slot, limits); !st) {
+  if (auto st = sdk_->UpdateLimits(e.id, key->first, limits); !st) {
     return tl::unexpected(DeviceError(st.error(), Name(key->first, key->second)));
   }
   e.config.limits = limits;
@@ -620,17 +742,17 @@ ControlResult<Json> ControlCore::SaSend(const Json& args) {
   if (n == 0 || n > 10000) return Bad(code::kInvalidArgument, "args.count: expected 1..10000");
   if (bytes > 1400) return Bad(code::kInvalidArgument, "args.size: expected at most 1400 bytes");
   SaEntry& e = table_.at(*key);
-  std::vector<driver::PacketIn> packets;
+  const std::uint64_t selector = sdk::SaManager::AdoptedSelector(Direction::kOut, key->second);
+  std::vector<sdk::TxPacket> packets;
   for (std::uint64_t i = 0; i < n; ++i) {
-    packets.push_back(driver::PacketIn{
-        Direction::kOut, static_cast<std::uint16_t>(e.slot), static_cast<std::uint32_t>(i),
-        MakeUdpTestPacket(e.config.src, e.config.dst, bytes, static_cast<std::uint32_t>(i))});
+    packets.push_back(sdk::TxPacket{selector, MakeUdpTestPacket(e.config.src, e.config.dst, bytes,
+                                                                static_cast<std::uint32_t>(i))});
   }
-  auto results = engine_->Process(packets);
+  auto results = sdk_->Transmit(packets);
   if (!results) return tl::unexpected(DeviceError(results.error(), Name(key->first, key->second)));
   std::map<std::string, std::uint64_t> statuses;
   for (const auto& r : *results) ++statuses[std::string(driver::ToString(r.status))];
-  auto slot = ReadSlot(*key, e);
+  auto slot = ReadSa(*key, e);
   if (!slot) return tl::unexpected(slot.error());
   return Json{{"spi", FormatSpi(key->second)},
               {"sent", n},
@@ -644,13 +766,17 @@ ControlResult<Json> ControlCore::Stats() {
   if (!c) return tl::unexpected(DeviceError(c.error(), "stats"));
   std::uint32_t in_used = 0;
   std::uint32_t out_used = 0;
-  for (const auto& [k, e] : table_) (k.first == Direction::kIn ? in_used : out_used)++;
+  for (const auto& [k, e] : table_) {
+    if (!e.software) (k.first == Direction::kIn ? in_used : out_used)++;
+  }
+  const sdk::SaManagerStats st = sdk_->stats();
   Json sas = Json::array();
   for (const auto& [key, e] : table_) {
     Json d = Describe(key, e, true);
     sas.push_back({{"spi", d["spi"]},
                    {"dir", d["dir"]},
                    {"slot", d["slot"]},
+                   {"placement", d["placement"]},
                    {"state", d["state"]},
                    {"packets", d.value("packets", 0)},
                    {"bytes", d.value("bytes", 0)},
@@ -666,7 +792,14 @@ ControlResult<Json> ControlCore::Stats() {
               {"events_lost", c->events_lost},
               {"table",
                {{"out", {{"used", out_used}, {"slots", engine_->caps().out_slots}}},
-                {"in", {{"used", in_used}, {"slots", engine_->caps().in_slots}}}}},
+                {"in", {{"used", in_used}, {"slots", engine_->caps().in_slots}}},
+                {"stuck_slots", st.stuck_slots}}},
+              {"software",
+               {{"out", st.software_out},
+                {"in", st.software_in},
+                {"limit", options_.software_sas},
+                {"fallbacks", st.fallbacks},
+                {"migrations", st.migrations}}},
               {"daemon",
                {{"device_errors", device_errors_},
                 {"events", events_seen_},
@@ -675,29 +808,71 @@ ControlResult<Json> ControlCore::Stats() {
 }
 
 void ControlCore::PollEvents() {
-  auto events = engine_->DrainEvents();
+  if (auto st = sdk_->Poll(); !st) (void)DeviceError(st.error(), "migrate software SAs");
+  auto events = sdk_->CollectEvents();
   if (!events) {
     (void)DeviceError(events.error(), "drain events");
     return;
   }
-  for (const driver::Event& ev : *events) {
+  bool moved = false;
+  for (const sdk::SaEvent& ev : *events) {
+    if (ev.kind == sdk::SaEventKind::kStateChange) continue;  // add / remove are published
     ++events_seen_;
-    Json j = {{"type", driver::ToString(ev.kind)},
-              {"spi", FormatSpi(ev.spi)},
-              {"dir", driver::ToString(ev.dir)},
-              {"slot", ev.slot},
-              {"packets", ev.packets},
-              {"bytes", ev.bytes}};
-    bool known = false;
-    for (const auto& [k, e] : table_)
-      known = known || (k.first == ev.dir && e.slot == ev.slot && k.second == ev.spi);
-    if (!known) j["stale"] = true;  // the slot was reused since
-    logger_.Log(ev.kind == driver::EventKind::kSoft ? LogLevel::kInfo : LogLevel::kWarn, "event",
-                "SA " + std::string(driver::ToString(ev.kind)),
-                {{"spi", FormatSpi(ev.spi)},
-                 {"dir", std::string(driver::ToString(ev.dir))},
-                 {"packets", std::to_string(ev.packets)}});
-    Publish(j);
+    auto where = by_id_.find(ev.sa);
+    Json j = {{"dir", driver::ToString(ev.dir)}, {"software", ev.software}};
+    std::uint32_t spi = 0;
+    SaEntry* entry = nullptr;
+    if (where != by_id_.end()) {
+      spi = where->second.second;
+      entry = &table_.at(where->second);
+      j["spi"] = FormatSpi(spi);
+      j["origin"] = entry->origin;
+    } else {
+      j["stale"] = true;  // the SA was removed since
+    }
+    switch (ev.kind) {
+      case sdk::SaEventKind::kSoft:
+      case sdk::SaEventKind::kHard:
+      case sdk::SaEventKind::kSeqOverflow: {
+        const driver::EventKind kind = ev.kind == sdk::SaEventKind::kSoft ? driver::EventKind::kSoft
+                                       : ev.kind == sdk::SaEventKind::kHard
+                                           ? driver::EventKind::kHard
+                                           : driver::EventKind::kSeqOverflow;
+        j["type"] = driver::ToString(kind);
+        j["packets"] = ev.packets;
+        j["bytes"] = ev.bytes;
+        if (entry != nullptr) {
+          (kind == driver::EventKind::kSoft ? entry->soft_seen : entry->hard_seen) = true;
+          j["slot"] = entry->software ? Json() : Json(entry->slot);
+        }
+        logger_.Log(kind == driver::EventKind::kSoft ? LogLevel::kInfo : LogLevel::kWarn, "event",
+                    "SA " + std::string(driver::ToString(kind)),
+                    {{"spi", FormatSpi(spi)},
+                     {"dir", std::string(driver::ToString(ev.dir))},
+                     {"packets", std::to_string(ev.packets)}});
+        Publish(j);
+        if (limit_hook_ && entry != nullptr) limit_hook_(where->second, *entry, kind, ev);
+        break;
+      }
+      case sdk::SaEventKind::kFallback:
+      case sdk::SaEventKind::kMigrated: {
+        const bool fallback = ev.kind == sdk::SaEventKind::kFallback;
+        j["type"] = fallback ? "fallback" : "migrated";
+        moved = moved || !fallback;
+        logger_.Log(fallback ? LogLevel::kWarn : LogLevel::kInfo, "sdk",
+                    fallback ? "SA on the software path: no free slot"
+                             : "SA moved from software to a hardware slot",
+                    {{"spi", FormatSpi(spi)}, {"dir", std::string(driver::ToString(ev.dir))}});
+        Publish(j);
+        break;
+      }
+      case sdk::SaEventKind::kStateChange:
+        break;
+    }
+  }
+  if (moved) {
+    RefreshPlacement();
+    CheckpointAfterChange();
   }
 }
 
@@ -706,7 +881,7 @@ ControlResult<Json> ControlCore::SaveCheckpoint(bool only_if_changed) {
   sdk::Checkpoint cp;
   cp.generation = generation_ + 1;
   for (auto& [key, e] : table_) {
-    if (auto s = ReadSlot(key, e); !s) {
+    if (auto s = ReadSa(key, e); !s) {
       logger_.Log(LogLevel::kWarn, "checkpoint", "using the last known sequence number",
                   {{"spi", FormatSpi(key.second)}, {"error", s.error().message}});
     }
@@ -806,13 +981,13 @@ ControlResult<Json> ControlCore::ReloadConfig() {
     }
     for (const auto& [key, limits] : relimited) {
       SaEntry& e = table_.at(key);
-      if (engine_->UpdateLimits(key.first, e.slot, limits)) e.config.limits = limits;
+      if (sdk_->UpdateLimits(e.id, key.first, limits)) e.config.limits = limits;
     }
     retained_ = retained_before;
   };
   for (const auto& [key, limits] : relimit) {
     SaEntry& e = table_.at(key);
-    if (auto st = engine_->UpdateLimits(key.first, e.slot, limits); !st) {
+    if (auto st = sdk_->UpdateLimits(e.id, key.first, limits); !st) {
       rollback({});
       return tl::unexpected(DeviceError(st.error(), Name(key.first, key.second)));
     }
@@ -821,7 +996,7 @@ ControlResult<Json> ControlCore::ReloadConfig() {
   }
   for (const Key& key : remove) {
     SaEntry& e = table_.at(key);
-    (void)ReadSlot(key, e);
+    (void)ReadSa(key, e);
     driver::SaConfig old = e.config.Clone();
     if (key.first == Direction::kOut) old.oseq = std::max(old.oseq, e.last_seq);
     if (key.first == Direction::kIn) old.replay_seq = std::max(old.replay_seq, e.last_seq);

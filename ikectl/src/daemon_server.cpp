@@ -28,8 +28,11 @@
 #include <string>
 #include <vector>
 
+#include <net/if.h>
+
 #include "espo/driver/model_device.hpp"
 #include "espo/ikectl/daemon.hpp"
+#include "espo/ikectl/daemon_xfrm.hpp"
 
 namespace espo::ikectl {
 namespace {
@@ -127,6 +130,7 @@ int RunDaemon(const DaemonOptions& o) {
   co.checkpoint_path = o.checkpoint_path;
   co.config_path = o.config_path;
   co.jump_margin = o.jump_margin;
+  co.software_sas = o.software_sas;
   auto core = ControlCore::Create(std::move(*device), co, log);
   if (!core) {
     log.Log(LogLevel::kError, "daemon", "cannot start", {{"error", core.error().message}});
@@ -182,6 +186,35 @@ int RunDaemon(const DaemonOptions& o) {
            {"config", o.config_path.value_or("none")},
            {"pid", std::to_string(::getpid())}});
 
+  // The XFRM bridge: kernel SAs offloaded to espo's device become table entries.
+  std::unique_ptr<XfrmNetlinkSocket> xfrm_sock;
+  std::unique_ptr<DaemonXfrmLink> xfrm_link;
+  if (o.xfrm) {
+    int ifindex = 0;
+    if (!o.xfrm_dev.empty()) {
+      ifindex = static_cast<int>(::if_nametoindex(o.xfrm_dev.c_str()));
+      if (ifindex == 0) {
+        log.Log(LogLevel::kError, "xfrm", "--xfrm-dev: no such network device",
+                {{"dev", o.xfrm_dev}});
+        ::unlink(path.c_str());
+        return 2;
+      }
+    }
+    auto sock = XfrmNetlinkSocket::Open(true);
+    if (!sock) {
+      log.Log(LogLevel::kError, "xfrm", "cannot subscribe to XFRM netlink",
+              {{"error", sock.error().message}});
+      ::unlink(path.c_str());
+      return 1;
+    }
+    xfrm_sock = std::move(*sock);
+    xfrm_link = std::make_unique<DaemonXfrmLink>(**core, *xfrm_sock,
+                                                 XfrmBridgeOptions{ifindex, false}, log);
+    log.Log(
+        LogLevel::kInfo, "xfrm", "bridge subscribed to XFRM notifications",
+        {{"dev", o.xfrm_dev.empty() ? "any" : o.xfrm_dev}, {"ifindex", std::to_string(ifindex)}});
+  }
+
   std::list<Client> clients;
   (*core)->SetEventSink([&clients](const nlohmann::json& ev) {
     const std::string line = FormatEvent(ev) + "\n";
@@ -200,6 +233,8 @@ int RunDaemon(const DaemonOptions& o) {
     std::vector<pollfd> fds;
     fds.push_back({sig_fd, POLLIN, 0});
     fds.push_back({listen_fd, POLLIN, 0});
+    if (xfrm_sock) fds.push_back({xfrm_sock->fd(), POLLIN, 0});
+    const std::size_t first_client = fds.size();
     for (const Client& c : clients) {
       fds.push_back({c.fd, static_cast<std::int16_t>(POLLIN | (c.out.empty() ? 0 : POLLOUT)), 0});
     }
@@ -258,7 +293,18 @@ int RunDaemon(const DaemonOptions& o) {
         clients.push_back(std::move(c));
       }
     }
-    std::size_t i = 2;
+    if (xfrm_sock && (fds[2].revents & POLLIN) != 0) {
+      for (int round = 0; round < 64; ++round) {  // bounded: requests are served in between
+        auto datagram = xfrm_sock->Receive(0);
+        if (!datagram) {
+          log.Log(LogLevel::kWarn, "xfrm", "receive failed", {{"error", datagram.error().message}});
+          break;
+        }
+        if (datagram->empty()) break;
+        (void)xfrm_link->bridge().HandleDatagram(*datagram);  // errors are logged by the bridge
+      }
+    }
+    std::size_t i = first_client;
     for (Client& c : clients) {
       if (i >= fds.size() || fds[i].fd != c.fd) break;  // accepted during this round
       const std::int16_t rev = fds[i++].revents;

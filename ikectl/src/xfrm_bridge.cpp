@@ -960,6 +960,8 @@ Result<std::vector<std::uint8_t>> XfrmNetlinkSocket::Receive(int timeout_ms) {
   return std::vector<std::uint8_t>(buf, buf + n);  // NOLINT: libnl buffer
 }
 
+int XfrmNetlinkSocket::fd() const { return nl_socket_get_fd(sock_->sk); }
+
 Status XfrmNetlinkSocket::Send(std::span<const std::uint8_t> message) {
   std::vector<std::uint8_t> copy(message.begin(), message.end());
   const int n = nl_sendto(sock_->sk, copy.data(), copy.size());

@@ -51,7 +51,8 @@ class Daemon:
         self.proc = subprocess.Popen(
             [ARGS.ikectl, "daemon", "--device", "model", "--slots", "4", "--socket", self.sock,
              "--checkpoint", self.ckpt, "--config", self.conf, "--jump-margin", "1000",
-             "--checkpoint-interval", "0.5", "--log-level", "debug"] + self.extra,
+             "--checkpoint-interval", "0.5", "--log-level", "debug", "--software-sas", "1"]
+            + self.extra,
             stdout=subprocess.DEVNULL, stderr=log)
         log.close()
         deadline = time.time() + 30
@@ -173,13 +174,18 @@ class DaemonTest(unittest.TestCase):
         bad = ikectl(d, "sa", "add", *bad_key, json_out=False, check=2)
         self.assertIn("key: expected 20 or 36 bytes, got 5", bad.stderr)
         ikectl(d, "sa", "add", *out_sa(0x1003).split(), check=0)
-        full = ikectl(d, "sa", "add", *out_sa(0x1004).split(), json_out=False, check=1)
-        self.assertIn("outbound SA table full (4 of 4 slots in use)", full.stderr)
+        # The table is full: the next SA runs on the software path (--software-sas 1), the one
+        # after that finds no place at all.
+        sw = js(ikectl(d, "sa", "add", *out_sa(0x1004).split(), check=0))["sa"]
+        self.assertEqual((sw["placement"], sw["slot"]), ("software", None))
+        full = ikectl(d, "sa", "add", *out_sa(0x1005).split(), json_out=False, check=1)
+        self.assertIn("outbound SA table full (4 of 4 slots in use) and the software path is full "
+                      "(1 of 1 SAs)", full.stderr)
         self.assertIn("(exhausted)", full.stderr)
         nf = ikectl(d, "sa", "del", "0xdead", json_out=False, check=2)
         self.assertIn("no SA with SPI 0x0000dead", nf.stderr)
         ikectl(d, "sa", "show", "0xdead", check=2)
-        self.assertEqual(len(js(ikectl(d, "sa", "list", check=0))["sas"]), 5)
+        self.assertEqual(len(js(ikectl(d, "sa", "list", check=0))["sas"]), 6)
 
         # sa load: all or nothing (the table is full: nothing from this file is installed).
         f = os.path.join(self.tmp, "more.conf")
@@ -187,7 +193,7 @@ class DaemonTest(unittest.TestCase):
             fh.write(in_sa(0x2002) + "\n" + out_sa(0x1005) + "\n")
         load = ikectl(d, "sa", "load", f, json_out=False, check=1)
         self.assertIn("more.conf", load.stderr)
-        self.assertEqual(len(js(ikectl(d, "sa", "list", check=0))["sas"]), 5)
+        self.assertEqual(len(js(ikectl(d, "sa", "list", check=0))["sas"]), 6)
         ikectl(d, "sa", "load", "/nonexistent.conf", check=2)
 
         # Raw protocol errors; the connection survives each of them.
@@ -211,6 +217,7 @@ class DaemonTest(unittest.TestCase):
         ikectl(d, "sa", "send", "0x1001", "--count", "5", check=0)
         st = js(ikectl(d, "stats", check=0))
         self.assertEqual(st["table"]["out"], {"used": 4, "slots": 4})
+        self.assertEqual((st["software"]["out"], st["software"]["fallbacks"]), (1, 1))
         self.assertEqual(st["released"]["out"], 5)
         self.assertIn("lifetime", st["drops"])
         self.assertIn("drops by reason", ikectl(d, "stats", json_out=False, check=0).stdout)

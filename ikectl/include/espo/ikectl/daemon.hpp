@@ -3,10 +3,12 @@
 // `ikectl daemon` and its control protocol (docs/CONTROL_PROTOCOL.md, docs/IKECTL.md).
 //
 //   ParseRequest     one JSON line -> Request, or a ControlError with a protocol error code
-//   ControlCore      the daemon's state: one Engine (over one Device), the SA table (operator
-//                    SAs with their own SPIs, keyed by (dir, SPI)), the checkpoint and the
-//                    monitor events; Dispatch() runs one request. The same core serves the
-//                    socket (RunDaemon) and the in-process fallback of the ikectl commands.
+//   ControlCore      the daemon's state: one Engine (over one Device) run by the SDK's
+//                    SaManager (slots, software fallback and migration back, limit events), the
+//                    SA table (operator and XFRM SAs with their own SPIs, keyed by (dir, SPI)),
+//                    the checkpoint and the monitor events; Dispatch() runs one request. The same
+//                    core serves the socket (RunDaemon) and the in-process fallback of the ikectl
+//                    commands.
 //   RunDaemon        the single-threaded poll loop: Unix socket, SO_PEERCRED check, signals
 //                    (SIGTERM/SIGINT: checkpoint + exit 0; SIGHUP: reload the config file)
 //   CallDaemon       client side: one request, one response
@@ -34,6 +36,9 @@
 #include "espo/driver/result.hpp"
 #include "espo/driver/sa_config.hpp"
 #include "espo/sdk/checkpoint.hpp"
+#include "espo/sdk/clock.hpp"
+#include "espo/sdk/random.hpp"
+#include "espo/sdk/sa_manager.hpp"
 
 namespace espo::ikectl {
 
@@ -116,13 +121,21 @@ struct CoreOptions {
   std::optional<std::string> config_path;      // SA file loaded at start and on reload
   std::uint64_t jump_margin = 10'000'000;      // RestoreJumpAhead margin (packets)
   bool in_process = false;                     // `info` says so
+  // SAs the software path (SoftwareEsp) may carry when no hardware slot is free: the slot an
+  // inbound SPI encodes is taken, or the outbound table is full. 0 = no fallback: such an SA
+  // is refused with "exhausted". Software SAs move to hardware when slots free up.
+  std::uint32_t software_sas = 0;
 };
 
 // One installed SA of the table.
 struct SaEntry {
-  driver::SaConfig config;  // as installed (oseq / replay-seq after any jump-ahead)
-  std::uint32_t slot = 0;
-  std::string origin;          // "config" (the --config file) or "runtime" (sa add / sa load)
+  driver::SaConfig config;                 // as installed (oseq / replay-seq after any jump-ahead)
+  sdk::SaId id = sdk::kNoSa;               // the SDK's SA (adopted)
+  std::uint32_t slot = sdk::kNoSlotIndex;  // hardware slot; kNoSlotIndex on software
+  bool software = false;                   // on SoftwareEsp (no slot was free)
+  bool soft_seen = false;                  // a soft / hard event was published for it
+  bool hard_seen = false;
+  std::string origin;          // "config" (the --config file), "runtime" (sa add / sa load), "xfrm"
   std::string source;          // "sas.conf:3", "sa add", ...
   std::uint64_t last_seq = 0;  // last value read from the slot (checkpoint fallback)
 };
@@ -147,6 +160,17 @@ class ControlCore {
   // Parse + Dispatch + format: one response line.
   std::string HandleLine(std::string_view line, bool* subscribe = nullptr);
 
+  // Table changes from other sources than requests (the XFRM bridge), with the same checks,
+  // events, logs and checkpointing as sa.add / sa.update / sa.del.
+  ControlResult<std::pair<driver::Direction, std::uint32_t>> AddSa(driver::SaConfig sa,
+                                                                   const std::string& origin,
+                                                                   const std::string& source);
+  ControlResult<void> UpdateSaLimits(driver::Direction dir, std::uint32_t spi,
+                                     const driver::SaLimits& limits);
+  ControlResult<void> RemoveSa(driver::Direction dir, std::uint32_t spi);
+  // Sends an event to the monitor subscribers (a "time" field is added).
+  void PublishEvent(nlohmann::json event) { Publish(std::move(event)); }
+
   // Re-reads the config file, all-or-nothing: a bad file or a failed install changes nothing.
   ControlResult<nlohmann::json> ReloadConfig();
   // Writes the checkpoint now (no-op without a checkpoint path). With `only_if_changed`, skips
@@ -157,11 +181,18 @@ class ControlCore {
 
   // Receives every monitor event (sa added/removed, soft/hard/seq-overflow, reload, ...).
   void SetEventSink(std::function<void(const nlohmann::json&)> sink) { sink_ = std::move(sink); }
+  // Called for every soft / hard / seq-overflow event of an SA in the table, after it was
+  // published (the XFRM bridge reports them to the kernel as XFRM_MSG_EXPIRE).
+  using LimitHook =
+      std::function<void(const std::pair<driver::Direction, std::uint32_t>& key,
+                         const SaEntry& entry, driver::EventKind kind, const sdk::SaEvent& event)>;
+  void SetLimitHook(LimitHook hook) { limit_hook_ = std::move(hook); }
 
   const std::map<std::pair<driver::Direction, std::uint32_t>, SaEntry>& table() const {
     return table_;
   }
   driver::Engine& engine() { return *engine_; }
+  sdk::SaManager& sdk() { return *sdk_; }
   std::uint64_t generation() const { return generation_; }
 
  private:
@@ -189,14 +220,31 @@ class ControlCore {
                                              const std::vector<std::string>& sources);
   ControlResult<Key> FindEntry(const nlohmann::json& args) const;
   nlohmann::json Describe(const Key& key, const SaEntry& entry, bool with_counters);
-  ControlResult<driver::SlotStatus> ReadSlot(const Key& key, SaEntry& entry);
+  // Counters of an entry (SDK: hardware slot or software) and its state name.
+  struct SaView {
+    std::string state;
+    std::uint64_t packets = 0;
+    std::uint64_t bytes = 0;
+    std::uint64_t seq = 0;
+    bool seq_overflow = false;
+  };
+  ControlResult<SaView> ReadSa(const Key& key, SaEntry& entry);
+  // Refreshes the slot / software placement of every entry after migrations.
+  void RefreshPlacement();
   ControlError DeviceError(const Error& error, std::string_view during);
   void Publish(nlohmann::json event);
+  // Why an SA found no slot: "outbound SA table full (4 of 4 slots in use)", "inbound slot 1
+  // (SPI mod 4) already holds SA spi 0x00002001 dir in".
+  std::string TableFull(driver::Direction dir, std::uint32_t spi) const;
   // Checkpoint after a table change; failures are logged (the change stands).
   void CheckpointAfterChange();
   ControlResult<std::vector<driver::SaConfig>> ReadConfig(std::vector<std::string>* sources) const;
 
   std::unique_ptr<driver::Engine> engine_;
+  sdk::SteadyClock clock_;
+  sdk::CryptoRng rng_;
+  std::unique_ptr<sdk::SaManager> sdk_;  // references engine_, clock_, rng_ (declared after them)
+  std::map<sdk::SaId, Key> by_id_;
   CoreOptions options_;
   const Logger& logger_;
   std::unique_ptr<sdk::FileCheckpointStore> store_;
@@ -206,6 +254,7 @@ class ControlCore {
   // added again with the same (dir, SPI) resumes above the saved number (jump-ahead).
   std::map<Key, sdk::SaCheckpoint> retained_;
   std::function<void(const nlohmann::json&)> sink_;
+  LimitHook limit_hook_;
   std::vector<sdk::SaCheckpoint> last_saved_;
   std::uint64_t device_errors_ = 0;
   std::uint64_t events_seen_ = 0;
@@ -221,6 +270,9 @@ struct DaemonOptions {
   std::string log_level = "info";
   std::uint64_t jump_margin = 10'000'000;
   double checkpoint_interval_s = 5.0;
+  std::uint32_t software_sas = 1024;  // CoreOptions::software_sas
+  bool xfrm = false;                  // run the XFRM bridge (docs/XFRM_BRIDGE.md)
+  std::string xfrm_dev;               // mirror only SAs offloaded to this netdev (empty: any)
 };
 
 // $ESPO_SOCKET, else $XDG_RUNTIME_DIR/espo.sock, else /run/espo/espo.sock.

@@ -262,6 +262,8 @@ class XfrmNetlinkSocket : public KernelPort {
   // One datagram, or an empty vector after `timeout_ms` without one.
   Result<std::vector<std::uint8_t>> Receive(int timeout_ms);
   Status Send(std::span<const std::uint8_t> message) override;
+  // The socket's descriptor, for a caller's poll loop (then Receive(0) while data is ready).
+  int fd() const;
   // XFRM_MSG_ALLOCSPI: reserves an inbound SPI in [min, max] (a larval state in the kernel) and
   // returns it with the state the kernel created.
   Result<XfrmSaMessage> AllocSpi(const driver::IpAddress& saddr, const driver::IpAddress& daddr,
