@@ -19,12 +19,15 @@
 #include "espo/ikectl/simulate.hpp"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
+#include <bit>
 #include <chrono>
 #include <cmath>
 #include <deque>
 #include <iomanip>
 #include <limits>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -175,7 +178,6 @@ struct Flow {
   bool served = false;
   bool hw = false;
   bool dirty = false;
-  std::uint32_t gen = 0;
 };
 
 struct Selector {
@@ -214,13 +216,158 @@ struct Timer {
   bool operator>(const Timer& o) const { return at != o.at ? at > o.at : order > o.order; }
 };
 
-struct Crossing {
-  TimePoint at;
-  std::uint32_t flow = 0;
-  std::uint32_t gen = 0;
-  bool operator>(const Crossing& o) const {
-    return at != o.at ? at > o.at : flow != o.flow ? flow > o.flow : gen > o.gen;
+// The flows' next traffic-limit crossings: one pending crossing per flow in an indexed binary
+// heap ordered by (time, flow), plus the wake-ups of superseded crossings. A crossing that a
+// remap replaced still wakes the event loop at its time (the loop's step times, and so every
+// metric, stay those of a heap that kept superseded entries and skipped them when popped); as
+// step times are rounded up to the quantum grid, a wake-up is kept as its grid tick only, in a
+// bit set of 4096-tick chunks. Heap entries stay at one per flow however often flows remap.
+class CrossingQueue {
+ public:
+  void Init(std::size_t flows, std::int64_t quantum_ns) {
+    pos_.assign(flows, kAbsent);
+    heap_.clear();
+    heap_.reserve(flows);
+    q_ = std::max<std::int64_t>(1, quantum_ns);
+    chunks_.clear();
   }
+  // Replaces the flow's pending crossing (if any; it becomes a wake-up) by one at `at`, or by
+  // none when `at` is empty.
+  void Set(std::uint32_t flow, std::optional<TimePoint> at) {
+    const std::uint32_t i = pos_[flow];
+    if (i != kAbsent) {
+      AddWake(heap_[i].at);
+      if (at) {
+        const TimePoint old = heap_[i].at;
+        heap_[i].at = *at;
+        if (*at < old) {
+          SiftUp(i);
+        } else {
+          SiftDown(i);
+        }
+        return;
+      }
+      RemoveAt(i);
+      return;
+    }
+    if (!at) return;
+    heap_.push_back(Entry{*at, flow});
+    pos_[flow] = static_cast<std::uint32_t>(heap_.size() - 1);
+    SiftUp(static_cast<std::uint32_t>(heap_.size() - 1));
+  }
+  // The earliest pending crossing at or before `now` (removed), in (time, flow) order.
+  std::optional<std::uint32_t> PopDue(TimePoint now) {
+    if (heap_.empty() || heap_[0].at > now) return std::nullopt;
+    const std::uint32_t flow = heap_[0].flow;
+    RemoveAt(0);
+    return flow;
+  }
+  // Drops the wake-ups at or before `now` (a time on the grid).
+  void DropWakes(TimePoint now) {
+    const std::int64_t ns = now.time_since_epoch().count();
+    if (ns < 0) return;
+    const auto last = static_cast<std::uint64_t>(ns / q_);
+    while (!chunks_.empty()) {
+      auto it = chunks_.begin();
+      const std::uint64_t base = it->first << kChunkBits;
+      if (base > last) return;
+      if (base + (std::uint64_t{1} << kChunkBits) - 1 <= last) {
+        chunks_.erase(it);
+        continue;
+      }
+      const std::uint64_t upto = last - base;  // clear bits 0..upto
+      Chunk& c = it->second;
+      for (std::uint64_t w = 0; w <= upto / 64; ++w) {
+        const std::uint64_t hi = w == upto / 64 ? upto % 64 : 63;
+        c[w] &= hi == 63 ? 0 : ~((std::uint64_t{2} << hi) - 1);
+      }
+      if (std::all_of(c.begin(), c.end(), [](std::uint64_t x) { return x == 0; })) {
+        chunks_.erase(it);
+      }
+      return;
+    }
+  }
+  // The earliest pending crossing or wake-up (wake-ups as their grid time).
+  std::optional<TimePoint> Next() const {
+    std::optional<TimePoint> next;
+    if (!heap_.empty()) next = heap_[0].at;
+    if (!chunks_.empty()) {
+      const auto& [index, c] = *chunks_.begin();
+      for (std::size_t w = 0; w < c.size(); ++w) {
+        if (c[w] == 0) continue;
+        const std::uint64_t tick =
+            (index << kChunkBits) + w * 64 + static_cast<std::uint64_t>(std::countr_zero(c[w]));
+        const TimePoint t{Duration(static_cast<std::int64_t>(tick) * q_)};
+        if (!next || t < *next) next = t;
+        break;
+      }
+    }
+    return next;
+  }
+
+ private:
+  static constexpr std::uint32_t kAbsent = 0xFFFFFFFFU;
+  static constexpr unsigned kChunkBits = 12;  // 4096 ticks per chunk
+  using Chunk = std::array<std::uint64_t, (std::size_t{1} << kChunkBits) / 64>;
+  struct Entry {
+    TimePoint at;
+    std::uint32_t flow = 0;
+  };
+  static bool Less(const Entry& a, const Entry& b) {
+    return a.at != b.at ? a.at < b.at : a.flow < b.flow;
+  }
+  void AddWake(TimePoint at) {
+    const std::int64_t ns = at.time_since_epoch().count();
+    const auto tick = static_cast<std::uint64_t>((ns + q_ - 1) / q_);
+    chunks_[tick >> kChunkBits][(tick >> 6U) & ((std::uint64_t{1} << (kChunkBits - 6)) - 1)] |=
+        std::uint64_t{1} << (tick & 63U);
+  }
+  void Place(std::uint32_t i, const Entry& e) {
+    heap_[i] = e;
+    pos_[e.flow] = i;
+  }
+  void SiftUp(std::uint32_t i) {
+    const Entry e = heap_[i];
+    while (i > 0) {
+      const std::uint32_t parent = (i - 1) / 2;
+      if (!Less(e, heap_[parent])) break;
+      Place(i, heap_[parent]);
+      i = parent;
+    }
+    Place(i, e);
+  }
+  void SiftDown(std::uint32_t i) {
+    const Entry e = heap_[i];
+    const auto n = static_cast<std::uint32_t>(heap_.size());
+    for (;;) {
+      std::uint32_t child = 2 * i + 1;
+      if (child >= n) break;
+      if (child + 1 < n && Less(heap_[child + 1], heap_[child])) ++child;
+      if (!Less(heap_[child], e)) break;
+      Place(i, heap_[child]);
+      i = child;
+    }
+    Place(i, e);
+  }
+  void RemoveAt(std::uint32_t i) {
+    pos_[heap_[i].flow] = kAbsent;
+    const Entry last = heap_.back();
+    heap_.pop_back();
+    if (i == heap_.size()) return;
+    const Entry removed_at = heap_[i];
+    heap_[i] = last;
+    pos_[last.flow] = i;
+    if (Less(last, removed_at)) {
+      SiftUp(i);
+    } else {
+      SiftDown(i);
+    }
+  }
+
+  std::vector<Entry> heap_;
+  std::vector<std::uint32_t> pos_;  // flow -> heap index
+  std::int64_t q_ = 1;
+  std::map<std::uint64_t, Chunk> chunks_;  // chunk index -> wake-up ticks
 };
 
 std::vector<std::uint8_t> NonceBytes(std::uint64_t v) {
@@ -360,7 +507,7 @@ class Sim {
   std::deque<Msg> wire_;
   std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers_;
   std::uint64_t timer_order_ = 0;
-  std::priority_queue<Crossing, std::vector<Crossing>, std::greater<>> crossings_;
+  CrossingQueue crossings_;
   std::vector<std::pair<TimePoint, std::uint32_t>> creations_;  // sorted
   std::size_t next_creation_ = 0;
   double rate_factor_ = 1.0;
@@ -513,6 +660,7 @@ Status Sim::Setup() {
   }
   // Traffic (same for every policy of a seed): A->B log-normal, B->A = A->B * U(0.5, 2).
   flows_.resize(2 * static_cast<std::size_t>(p_.sas));
+  crossings_.Init(flows_.size(), Seconds(p_.quantum_s).count());
   sels_.assign(p_.sas, {});
   const double cap = p_.rate_median_pps * p_.rate_cap;
   for (std::uint32_t s = 0; s < p_.sas; ++s) {
@@ -839,7 +987,7 @@ void Sim::Remap(std::uint32_t f) {
     if (!before && after) ++useful_;
   }
   // Next crossing.
-  ++fl.gen;
+  std::optional<TimePoint> crossing;
   if (fl.served && fl.rate > 0.0) {
     std::uint64_t kpk = std::numeric_limits<std::uint64_t>::max();
     if (fl.out_place == 1) {
@@ -852,9 +1000,10 @@ void Sim::Remap(std::uint32_t f) {
     if (kpk != std::numeric_limits<std::uint64_t>::max()) {
       const double secs = (static_cast<double>(kpk) - fl.acc) / (fl.rate * rate_factor_);
       const TimePoint at = now_ + Seconds(std::max(secs, 0.0)) + Duration(1);
-      if (at < end_) crossings_.push(Crossing{at, f, fl.gen});
+      if (at < end_) crossing = at;
     }
   }
+  crossings_.Set(f, crossing);
 }
 
 void Sim::UpdateSelector(std::uint32_t sel) {
@@ -1045,13 +1194,11 @@ Result<SimResult> Sim::Run(const std::function<void(double)>& progress) {
       }
     }
     // 5. Traffic limits due.
-    while (!crossings_.empty() && crossings_.top().at <= now_) {
-      const Crossing c = crossings_.top();
-      crossings_.pop();
-      if (flows_[c.flow].gen != c.gen) continue;
-      Settle(c.flow);
-      MarkDirty(c.flow);
+    while (const std::optional<std::uint32_t> f = crossings_.PopDue(now_)) {
+      Settle(*f);
+      MarkDirty(*f);
     }
+    crossings_.DropWakes(now_);
     // 6. Poll the schedulers that have something to do; remap flows; repeat until quiet.
     for (int round = 0; round < 4; ++round) {
       bool polled = false;
@@ -1088,7 +1235,7 @@ Result<SimResult> Sim::Run(const std::function<void(double)>& progress) {
     if (!wire_.empty()) consider(wire_.front().at);
     if (next_creation_ < creations_.size()) consider(creations_[next_creation_].first);
     if (!timers_.empty()) consider(timers_.top().at);
-    if (!crossings_.empty()) consider(crossings_.top().at);
+    if (const std::optional<TimePoint> c = crossings_.Next()) consider(*c);
     if (!event_done) consider(event_at);
     if (event_done && !burst_end_done) consider(burst_end);
     for (int side : {kA, kB}) {
