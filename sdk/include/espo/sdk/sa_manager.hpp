@@ -38,6 +38,7 @@
 #include "espo/driver/sa_config.hpp"
 #include "espo/sdk/checkpoint.hpp"
 #include "espo/sdk/clock.hpp"
+#include "espo/sdk/flat_map.hpp"
 #include "espo/sdk/lifetime_policy.hpp"
 #include "espo/sdk/random.hpp"
 #include "espo/sdk/software_esp.hpp"
@@ -427,11 +428,11 @@ class SaManager {
   SoftwareEsp software_;
   SaId next_id_ = 1;
   std::unordered_map<SaId, Record> sas_;
-  std::unordered_map<std::uint32_t, SaId> by_in_spi_;
-  std::unordered_map<std::uint32_t, SaId> by_out_spi_;
-  std::unordered_map<std::uint64_t, SaId> current_;             // selector -> outbound SA
+  detail::FlatMap<std::uint32_t, SaId> by_in_spi_;
+  detail::FlatMap<std::uint32_t, SaId> by_out_spi_;
+  detail::FlatMap<std::uint64_t, SaId> current_;                // selector -> outbound SA
   std::deque<std::pair<TimePoint, std::uint32_t>> quarantine_;  // FIFO: constant quarantine
-  std::unordered_set<std::uint32_t> quarantine_set_;
+  detail::FlatSet<std::uint32_t> quarantine_set_;
   std::deque<std::pair<TimePoint, SaId>> drains_;  // FIFO: constant drain interval
   std::deque<SaId> out_waiters_;                   // software outbound SAs, oldest first
   std::vector<std::vector<SaId>> in_waiters_;      // slot -> software inbound SAs encoding it
