@@ -102,10 +102,10 @@ void RekeyScheduler::ArmDeadlines(SaId id, const SaLifetime& in, const SaLifetim
     return std::optional<TimePoint>(std::min(*a, *b));
   };
   if (auto soft = earliest(in.soft_deadline, out.soft_deadline)) {
-    deadlines_.emplace(*soft, std::make_pair(id, false));
+    deadlines_.push(Deadline{*soft, deadline_seq_++, id, false});
   }
   if (auto hard = earliest(in.hard_deadline, out.hard_deadline)) {
-    deadlines_.emplace(*hard, std::make_pair(id, true));
+    deadlines_.push(Deadline{*hard, deadline_seq_++, id, true});
   }
 }
 
@@ -435,9 +435,10 @@ Status RekeyScheduler::Poll() {
     }
   }
   const TimePoint now = clock_.Now();
-  while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
-    const auto [id, hard] = deadlines_.begin()->second;
-    deadlines_.erase(deadlines_.begin());
+  while (!deadlines_.empty() && deadlines_.top().at <= now) {
+    const SaId id = deadlines_.top().id;
+    const bool hard = deadlines_.top().hard;
+    deadlines_.pop();
     if (hard) {
       auto st = HandleExpiry(id);
       if (!st && first_error) first_error = st;
@@ -467,8 +468,8 @@ Status RekeyScheduler::TimeOut(SaId new_sa) {
 
 std::optional<TimePoint> RekeyScheduler::NextDeadline() const {
   std::optional<TimePoint> next = manager_.NextDeadline();
-  if (!deadlines_.empty() && (!next || deadlines_.begin()->first < *next)) {
-    next = deadlines_.begin()->first;
+  if (!deadlines_.empty() && (!next || deadlines_.top().at < *next)) {
+    next = deadlines_.top().at;
   }
   if (!timeouts_.empty() && (!next || timeouts_.begin()->first < *next)) {
     next = timeouts_.begin()->first;

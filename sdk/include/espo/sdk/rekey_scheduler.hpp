@@ -29,6 +29,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <queue>
 #include <unordered_map>
 #include <vector>
 
@@ -244,8 +245,17 @@ class RekeyScheduler {
   std::unordered_map<SaId, OldState> rekeying_;   // old SA -> exchanges replacing it
   std::deque<SaId> queue_;                        // due rekeys, oldest first
   std::unordered_map<SaId, bool> queued_;         // membership of queue_
-  // Time deadlines: (when, SA, hard?) in a min-heap; stale entries skipped.
-  std::multimap<TimePoint, std::pair<SaId, bool>> deadlines_;
+  // Time deadlines: (when, SA, hard?) in a binary min-heap ordered by (when, arming order), so
+  // deadlines due together are handled in the order they were armed; stale entries skipped.
+  struct Deadline {
+    TimePoint at;
+    std::uint64_t seq = 0;
+    SaId id = kNoSa;
+    bool hard = false;
+    bool operator>(const Deadline& o) const { return at != o.at ? at > o.at : seq > o.seq; }
+  };
+  std::priority_queue<Deadline, std::vector<Deadline>, std::greater<>> deadlines_;
+  std::uint64_t deadline_seq_ = 0;
   // Rekey timeouts: (when, new SA of an own exchange); stale entries skipped.
   std::multimap<TimePoint, SaId> timeouts_;
   std::unordered_map<SaId, std::uint32_t> attempts_;  // old SA -> own exchanges started
