@@ -2,7 +2,7 @@
 #
 # Packages hw/rtl/espo_kernel.sv (files from hw/espo.f) as a Vitis RTL kernel (.xo):
 # interfaces s_axi_control (AXI4-Lite, 4 KiB register map, docs/REGISTERS.md) and m_axi_gmem
-# (AXI4 master, 64-bit address, 128-bit data), clock ap_clk, active-low reset ap_rst_n,
+# (AXI4 master, 64-bit address, 512-bit data), clock ap_clk, active-low reset ap_rst_n,
 # user-managed control (hw/xrt/kernel.xml: no ap_ctrl block, no interrupt).
 #
 # Run through scripts/package_xclbin.sh, or:

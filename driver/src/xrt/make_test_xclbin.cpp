@@ -70,7 +70,7 @@ std::string Metadata(const Variant& v) {
          k + R"(" language="ip" vlnv="espo.dev:kernel:)" + k +
          R"(:1.0" attributes="" preferredWorkGroupSizeMultiple="0" workGroupSize="1" debug="false" interrupt="false" hwControlProtocol=")" +
          std::string(v.protocol) + R"(">
-          <port name="m_axi_gmem" mode="master" range="0xFFFFFFFFFFFFFFFF" dataWidth="128" portType="addressable" base="0x0"/>
+          <port name="m_axi_gmem" mode="master" range="0xFFFFFFFFFFFFFFFF" dataWidth="512" portType="addressable" base="0x0"/>
           <port name="s_axi_control" mode="slave" range="0x1000" dataWidth="32" portType="addressable" base="0x0"/>
           <arg name="in_buf" addressQualifier="1" id="0" port="m_axi_gmem" size="0x8" offset="0x050" hostOffset="0x0" hostSize="0x8" type="void*"/>
           <arg name="in_count" addressQualifier="0" id="1" port="s_axi_control" size="0x4" offset="0x058" hostOffset="0x0" hostSize="0x4" type="uint"/>
