@@ -6,6 +6,7 @@
 // events, and a device that goes away (a wrapper failing every call).
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -295,6 +296,67 @@ TEST(ControlCoreTest, DuplicateSpiIsRefusedAndTableUnchanged) {
   EXPECT_EQ(ErrorCode(clash), "exhausted");
   EXPECT_NE(ErrorMessage(clash).find("inbound slot 1"), std::string::npos) << ErrorMessage(clash);
   EXPECT_EQ(core->table().size(), 2U);
+}
+
+// The daemon runs the SDK: a full table (or a taken inbound slot) puts the SA on the software path
+// up to CoreOptions::software_sas, and a freed slot takes it back without reusing a number.
+TEST(ControlCoreTest, FullTableFallsBackToSoftwareAndMovesBack) {
+  CoreOptions o;
+  o.software_sas = 3;
+  auto core = MakeCore(Model(4), o);
+  std::vector<Json> events;
+  core->SetEventSink([&events](const Json& e) { events.push_back(e); });
+  auto count = [&events](const std::string& type, const std::string& spi) {
+    return std::count_if(events.begin(), events.end(), [&](const Json& e) {
+      return e["type"] == type && e.value("spi", "") == spi;
+    });
+  };
+  for (std::uint32_t i = 0; i < 4; ++i) {
+    ASSERT_TRUE(Call(*core, "sa.add", {{"line", OutLine(0x1000 + i)}})["ok"]);
+  }
+  Json sw = Call(*core, "sa.add", {{"line", OutLine(0x1004)}});
+  ASSERT_TRUE(sw["ok"]) << sw;
+  EXPECT_EQ(sw["result"]["sa"]["placement"], "software");
+  EXPECT_TRUE(sw["result"]["sa"]["slot"].is_null());
+  EXPECT_EQ(count("fallback", "0x00001004"), 1);
+  Json sent = Call(*core, "sa.send", {{"spi", "0x1004"}, {"count", 5}});
+  ASSERT_TRUE(sent["ok"]) << sent;
+  EXPECT_EQ(sent["result"]["status"]["ok"], 5);
+  EXPECT_EQ(sent["result"]["next_seq"], 6);
+  // Inbound: the slot an SPI encodes (SPI mod 4) is taken -> software as well.
+  ASSERT_TRUE(Call(*core, "sa.add", {{"line", InLine(0x2001)}})["ok"]);
+  Json in_sw = Call(*core, "sa.add", {{"line", InLine(0x2005)}});
+  ASSERT_TRUE(in_sw["ok"]) << in_sw;
+  EXPECT_EQ(in_sw["result"]["sa"]["placement"], "software");
+  ASSERT_TRUE(Call(*core, "sa.add", {{"line", OutLine(0x1005)}})["ok"]);
+  // The software path is full now (3 of 3): refused, nothing installed.
+  Json full = Call(*core, "sa.add", {{"line", OutLine(0x1006)}});
+  EXPECT_EQ(ErrorCode(full), "exhausted");
+  EXPECT_NE(ErrorMessage(full).find("software path is full (3 of 3 SAs)"), std::string::npos)
+      << ErrorMessage(full);
+  EXPECT_EQ(core->table().size(), 8U);
+  Json stats = Call(*core, "stats");
+  EXPECT_EQ(stats["result"]["software"]["out"], 2);
+  EXPECT_EQ(stats["result"]["software"]["in"], 1);
+  EXPECT_EQ(stats["result"]["software"]["fallbacks"], 3);
+
+  // A slot frees up: the oldest software SA moves to it and continues above its numbers.
+  ASSERT_TRUE(Call(*core, "sa.del", {{"spi", "0x1000"}})["ok"]);
+  (void)Call(*core, "stats");  // any request polls the SDK
+  EXPECT_EQ(count("migrated", "0x00001004"), 1);
+  Json moved = Call(*core, "sa.show", {{"spi", "0x1004"}});
+  EXPECT_EQ(moved["result"]["sa"]["placement"], "hardware");
+  EXPECT_EQ(moved["result"]["sa"]["slot"], 0);
+  Json more = Call(*core, "sa.send", {{"spi", "0x1004"}, {"count", 3}});
+  EXPECT_EQ(more["result"]["status"]["ok"], 3);
+  EXPECT_EQ(more["result"]["next_seq"], 9);  // 1..5 on software, 6..8 in the slot
+  // The inbound SA moves into slot 1 once 0x2001 is gone.
+  ASSERT_TRUE(Call(*core, "sa.del", {{"spi", "0x2001"}})["ok"]);
+  (void)Call(*core, "stats");
+  Json in_moved = Call(*core, "sa.show", {{"spi", "0x2005"}});
+  EXPECT_EQ(in_moved["result"]["sa"]["placement"], "hardware");
+  EXPECT_EQ(in_moved["result"]["sa"]["slot"], 1);
+  EXPECT_EQ(count("migrated", "0x00002005"), 1);
 }
 
 TEST(ControlCoreTest, BadKeyLengthNamesTheField) {
