@@ -139,7 +139,7 @@ bool BenchManager(std::uint32_t n, int rounds, std::vector<Row>& rows) {
     clock.Advance(std::chrono::seconds(30));  // SPI quarantines end (not timed)
     (void)m.Poll();
   }
-  rows.push_back({"rekey (manager, make-before-break)", std::uint64_t{n} * rounds, rekey_s});
+  rows.push_back({"rekey (SaManager make-before-break)", std::uint64_t{n} * rounds, rekey_s});
 
   t0 = WallClock::now();
   for (const SaId id : ids) {
@@ -293,7 +293,7 @@ bool BenchScheduler(std::uint32_t n, int rounds, std::vector<Row>& rows) {
                  static_cast<unsigned long long>(std::uint64_t{n} * rounds));
     return false;
   }
-  rows.push_back({"rekey (scheduler, both ends)", done, total});
+  rows.push_back({"rekey (RekeyScheduler both ends)", done, total});
   return true;
 }
 
