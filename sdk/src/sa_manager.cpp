@@ -482,7 +482,8 @@ Status SaManager::PlaceDirection(Record& r, driver::SaConfig config, SlotClass c
                                            std::to_string(out_pool_.Size()) + " free, headroom " +
                                            std::to_string(options_.headroom_out) + ")");
   }
-  auto st = software_.Add(SwKey(r.id, config.dir), std::move(config), base_packets, base_bytes);
+  const SoftwareSaKey key = SwKey(r.id, config.dir);
+  auto st = software_.Add(key, std::move(config), base_packets, base_bytes);
   if (!st) return MakeError(st.error().code, what() + ": " + st.error().message);
   ++stats_.fallbacks;
   if (in) {

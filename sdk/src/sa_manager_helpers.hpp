@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "espo/driver/sa_config.hpp"
 #include "espo/sdk/lifetime_policy.hpp"
@@ -17,7 +18,7 @@ namespace espo::sdk::internal {
 inline std::string SaName(SaId id) { return "SA " + std::to_string(id); }
 
 inline std::string SpiHex(std::uint32_t spi) {
-  static constexpr char kDigits[] = "0123456789abcdef";
+  constexpr std::string_view kDigits = "0123456789abcdef";
   std::string s = "0x00000000";
   for (int i = 0; i < 8; ++i) s[9 - i] = kDigits[(spi >> (4U * i)) & 0xFU];
   return s;
