@@ -172,6 +172,38 @@ inline void ExpectSameResults(const std::vector<PacketOut>& sim,
   }
 }
 
+// The same SAs and packets through the RTL (SimDevice, 64 slots) and the model.
+struct Pair {
+  std::unique_ptr<Engine> sim;
+  std::unique_ptr<Engine> model;
+};
+
+inline Pair OpenPair() {
+  Pair p;
+  p.sim = OpenSimEngine(64);
+  if (p.sim) p.model = OpenModelEngine(p.sim->caps());
+  return p;
+}
+
+inline void InstallBoth(Pair& p, std::uint32_t slot, const SaConfig& sa) {
+  auto a = p.sim->Install(slot, sa);
+  auto b = p.model->Install(slot, sa);
+  ASSERT_TRUE(a.has_value()) << a.error().message;
+  ASSERT_TRUE(b.has_value()) << b.error().message;
+}
+
+// Runs `in` through both and expects the same results; returns the RTL's.
+inline std::vector<PacketOut> RunBoth(Pair& p, const std::vector<PacketIn>& in,
+                                      const std::string& what) {
+  auto a = p.sim->Process(in);
+  auto b = p.model->Process(in);
+  EXPECT_TRUE(a.has_value()) << (a ? "" : a.error().message);
+  EXPECT_TRUE(b.has_value()) << (b ? "" : b.error().message);
+  if (!a || !b) return {};
+  ExpectSameResults(*a, *b, what);
+  return *a;
+}
+
 inline void ExpectSameCounters(Engine& sim, Engine& model) {
   auto a = sim.ReadCounters();
   auto b = model.ReadCounters();

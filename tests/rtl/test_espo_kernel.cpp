@@ -20,35 +20,6 @@
 namespace espo::testing {
 namespace {
 
-struct Pair {
-  std::unique_ptr<Engine> sim;
-  std::unique_ptr<Engine> model;
-};
-
-Pair OpenPair() {
-  Pair p;
-  p.sim = OpenSimEngine(64);
-  if (p.sim) p.model = OpenModelEngine(p.sim->caps());
-  return p;
-}
-
-void InstallBoth(Pair& p, std::uint32_t slot, const SaConfig& sa) {
-  auto a = p.sim->Install(slot, sa);
-  auto b = p.model->Install(slot, sa);
-  ASSERT_TRUE(a.has_value()) << a.error().message;
-  ASSERT_TRUE(b.has_value()) << b.error().message;
-}
-
-std::vector<PacketOut> RunBoth(Pair& p, const std::vector<PacketIn>& in, const std::string& what) {
-  auto a = p.sim->Process(in);
-  auto b = p.model->Process(in);
-  EXPECT_TRUE(a.has_value()) << (a ? "" : a.error().message);
-  EXPECT_TRUE(b.has_value()) << (b ? "" : b.error().message);
-  if (!a || !b) return {};
-  ExpectSameResults(*a, *b, what);
-  return *a;
-}
-
 std::vector<SaShape> Shapes() {
   std::vector<SaShape> v;
   for (int i = 0; i < 12; ++i) {
