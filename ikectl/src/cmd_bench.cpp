@@ -31,6 +31,7 @@ struct BenchArgs {
     p.packets = 0;  // auto, after the device
     return p;
   }();
+  CLI::Option* installs_option = nullptr;  // not given: by device
   bool no_software = false;
   bool json = false;
   std::string csv;
@@ -51,6 +52,9 @@ int RunBenchCommand(BenchArgs& args) {
   args.params.inbound = args.dir != "out";
   args.params.software = !args.no_software;
   if (args.params.packets == 0) args.params.packets = args.device == "sim" ? 2000 : 20000;
+  if (args.installs_option != nullptr && args.installs_option->count() == 0) {
+    args.params.installs = args.device == "sim" ? 2000 : 200000;
+  }
   auto device = OpenNamedDevice(args.device, args.slots);
   if (!device) {
     std::cerr << "ikectl bench: " << device.error().message << "\n";
@@ -106,8 +110,10 @@ void RegisterBench(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   cmd->add_option("--sas", args->params.sas, "SAs per direction, packets spread round-robin")
       ->capture_default_str();
-  cmd->add_option("--installs", args->params.installs, "SA install+remove pairs (0: skip)")
-      ->capture_default_str();
+  args->installs_option =
+      cmd->add_option("--installs", args->params.installs,
+                      "SA install+remove pairs (0: skip; default 200000 on model/xrt, 2000 on sim)")
+          ->capture_default_str();
   cmd->add_option("--dir", args->dir, "out, in or both")->capture_default_str();
   cmd->add_flag("--no-software", args->no_software, "skip the SoftwareEsp (OpenSSL) rows");
   cmd->add_flag("--json", args->json, "print exactly one JSON object instead of the table");
