@@ -19,6 +19,12 @@ Error ToErrorValue(const ControlError& e) {
 
 std::string Source(const XfrmSaId& id) { return "xfrm " + id.ToString(); }
 
+// The table entry is the one this link installed for `id` (not an operator SA that took the same
+// (dir, SPI) after an `sa del`).
+bool Ours(const XfrmSaId& id, const SaEntry& entry) {
+  return entry.origin == "xfrm" && entry.source == Source(id);
+}
+
 }  // namespace
 
 DaemonXfrmLink::DaemonXfrmLink(ControlCore& core, KernelPort& kernel, XfrmBridgeOptions options,
@@ -54,17 +60,20 @@ Status DaemonXfrmLink::UpdateSa(const XfrmSaId& id, const driver::SaConfig& sa) 
   if (it == keys_.end()) return InstallSa(id, sa);
   const auto& table = core_.table();
   auto entry = table.find(it->second);
-  if (entry != table.end()) {
-    driver::SaConfig a = entry->second.config.Clone();
-    driver::SaConfig b = sa.Clone();
-    a.limits = b.limits = {};
-    a.oseq = b.oseq = 0;
-    a.replay_seq = b.replay_seq = 0;
-    if (driver::SaConfigEqual(a, b)) {
-      auto st = core_.UpdateSaLimits(it->second.first, it->second.second, sa.limits);
-      if (!st) return tl::unexpected(ToErrorValue(st.error()));
-      return Ok();
-    }
+  if (entry == table.end() || !Ours(id, entry->second)) {
+    // Removed by the operator (`sa del`) since; the kernel still holds the state.
+    keys_.erase(it);
+    return InstallSa(id, sa);
+  }
+  driver::SaConfig a = entry->second.config.Clone();
+  driver::SaConfig b = sa.Clone();
+  a.limits = b.limits = {};
+  a.oseq = b.oseq = 0;
+  a.replay_seq = b.replay_seq = 0;
+  if (driver::SaConfigEqual(a, b)) {  // only the limits (or sequence state) changed: in place
+    auto st = core_.UpdateSaLimits(it->second.first, it->second.second, sa.limits);
+    if (!st) return tl::unexpected(ToErrorValue(st.error()));
+    return Ok();
   }
   if (auto st = RemoveSa(id); !st) return st;
   return InstallSa(id, sa);
@@ -78,6 +87,10 @@ Status DaemonXfrmLink::RemoveSa(const XfrmSaId& id) {
   for (auto r = rekeying_.begin(); r != rekeying_.end();) {
     r = std::get<0>(r->first) == key.first && r->second == key.second ? rekeying_.erase(r)
                                                                       : std::next(r);
+  }
+  const auto& table = core_.table();
+  if (auto e = table.find(key); e == table.end() || !Ours(id, e->second)) {
+    return Ok();  // already removed by the operator (`sa del`): nothing left to do
   }
   auto st = core_.RemoveSa(key.first, key.second);
   if (!st) return tl::unexpected(ToErrorValue(st.error()));

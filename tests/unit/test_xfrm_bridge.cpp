@@ -3,7 +3,9 @@
 // XFRM bridge message handling (label unit): XFRM netlink messages built with libnl-xfrm (as
 // iproute2/strongSwan would send them) or by hand are parsed, validated, turned into SaConfig
 // installs on a capturing SaSink or a real Engine (ModelDevice), and espo limit events come back
-// as XFRM_MSG_EXPIRE messages on a fake kernel port, once each.
+// as XFRM_MSG_EXPIRE messages on a fake kernel port, once each. DaemonXfrm: the bridge feeding a
+// daemon ControlCore (DaemonXfrmLink): table entries of origin "xfrm", limits updated in place,
+// rekey-started / rekey-finished events, refusals, full table with and without the software path.
 #include <arpa/inet.h>
 #include <linux/udp.h>
 
@@ -12,6 +14,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -20,10 +23,14 @@
 #include <netlink/msg.h>
 #include <netlink/xfrm/lifetime.h>
 #include <netlink/xfrm/sa.h>
+#include <nlohmann/json.hpp>
 
 #include "espo/driver/device.hpp"
 #include "espo/driver/engine.hpp"
+#include "espo/driver/model_device.hpp"
 #include "espo/driver/sa_file.hpp"
+#include "espo/ikectl/daemon.hpp"
+#include "espo/ikectl/daemon_xfrm.hpp"
 #include "espo/ikectl/xfrm_bridge.hpp"
 
 namespace espo::ikectl {
@@ -461,6 +468,396 @@ TEST(XfrmBridge, EngineSinkInstallsAndRemovesSlots) {
   auto events = sink.PollEvents();
   ASSERT_TRUE(events.has_value());
   EXPECT_TRUE(events->empty());
+}
+
+}  // namespace
+}  // namespace espo::ikectl
+
+// ---------------------------------------------------------------- the bridge in the daemon
+// DaemonXfrmLink (docs/XFRM_BRIDGE.md "In the daemon"): the bridge's SaSink is a ControlCore on
+// a model device; the kernel is a FakeKernel.
+namespace espo::ikectl {
+namespace {
+
+using Json = nlohmann::json;
+
+class DaemonHarness {
+ public:
+  explicit DaemonHarness(std::uint32_t slots = 64, std::uint32_t software_sas = 0) {
+    driver::ModelOptions mo;
+    mo.sa_slots = slots;
+    auto device = driver::OpenModelDevice(mo);
+    EXPECT_TRUE(device.has_value());
+    CoreOptions options;
+    options.device_name = "model";
+    options.software_sas = software_sas;
+    auto core = ControlCore::Create(std::move(*device), options, log_);
+    EXPECT_TRUE(core.has_value()) << (core ? "" : core.error().message);
+    core_ = std::move(*core);
+    core_->SetEventSink([this](const Json& e) { events.push_back(e); });
+    link_ = std::make_unique<DaemonXfrmLink>(*core_, kernel, XfrmBridgeOptions{kEspoIfindex, false},
+                                             log_);
+  }
+  ControlCore& core() { return *core_; }
+  DaemonXfrmLink& link() { return *link_; }
+  Status Feed(const Bytes& datagram) { return link_->bridge().HandleDatagram(datagram); }
+  Json Call(const std::string& cmd, const Json& args = Json::object()) {
+    const std::string line = Json{{"v", 1}, {"id", 1}, {"cmd", cmd}, {"args", args}}.dump();
+    return Json::parse(core_->HandleLine(line));
+  }
+  // The SAs of sa.list.
+  Json List() {
+    Json r = Call("sa.list");
+    EXPECT_TRUE(r.value("ok", false)) << r.dump();
+    return r["result"]["sas"];
+  }
+  std::vector<Json> Events(const std::string& type) const {
+    std::vector<Json> out;
+    for (const Json& e : events) {
+      if (e.value("type", "") == type) out.push_back(e);
+    }
+    return out;
+  }
+  // The expires the fake kernel got, parsed back.
+  std::vector<XfrmSaMessage> Expires() const {
+    std::vector<XfrmSaMessage> out;
+    for (const Bytes& b : kernel.sent) {
+      auto m = ParseXfrmMessage(b);
+      EXPECT_TRUE(m.has_value()) << (m ? "" : m.error().message);
+      if (m && m->kind == XfrmMsgKind::kExpire) out.push_back(std::move(*m->sa));
+    }
+    return out;
+  }
+
+  FakeKernel kernel;
+  std::vector<Json> events;
+
+ private:
+  Logger log_{LogLevel::kError};  // declared before core_ and link_: outlives both
+  std::unique_ptr<ControlCore> core_;
+  std::unique_ptr<DaemonXfrmLink> link_;  // destroyed before core_
+};
+
+XfrmSaId IdOf(const SaSpec& s) {
+  auto m = ParseXfrmMessage(BuildSa(s));
+  EXPECT_TRUE(m.has_value());
+  return m ? m->sa->id : XfrmSaId{};
+}
+
+TEST(DaemonXfrm, OffloadedNewSaBecomesAnXfrmEntryOtherDevicesIgnored) {
+  DaemonHarness h;
+  SaSpec s;
+  ASSERT_TRUE(h.Feed(BuildSa(s)).has_value());
+  SaSpec other;
+  other.spi = 0x1001;
+  other.ifindex = kEspoIfindex + 1;
+  ASSERT_TRUE(h.Feed(BuildSa(other)).has_value());
+  SaSpec not_offloaded;
+  not_offloaded.spi = 0x1002;
+  not_offloaded.offload = false;
+  ASSERT_TRUE(h.Feed(BuildSa(not_offloaded)).has_value());
+  const Json sas = h.List();
+  ASSERT_EQ(sas.size(), 1U) << sas.dump();
+  EXPECT_EQ(sas[0]["spi"], "0x00001000");
+  EXPECT_EQ(sas[0]["dir"], "out");
+  EXPECT_EQ(sas[0]["origin"], "xfrm");
+  EXPECT_EQ(sas[0]["placement"], "hardware");
+  EXPECT_EQ(sas[0]["slot"], 0);
+  EXPECT_EQ(sas[0]["src"], "192.0.2.1");
+  EXPECT_EQ(sas[0]["dst"], "198.51.100.7");
+  EXPECT_NE(sas[0]["source"].get<std::string>().find("xfrm spi 0x00001000"), std::string::npos)
+      << sas[0]["source"];
+  const auto added = h.Events("sa-added");
+  ASSERT_EQ(added.size(), 1U);
+  EXPECT_EQ(added[0]["origin"], "xfrm");
+  EXPECT_EQ(h.link().bridge().stats().ignored, 2U);
+  EXPECT_TRUE(h.link().bridge().Mirrors(IdOf(s)));
+  EXPECT_FALSE(h.link().bridge().Mirrors(IdOf(other)));
+  EXPECT_TRUE(h.kernel.sent.empty());
+}
+
+// strongSwan's inbound SAs: ALLOCSPI makes a larval state (no offload, not mirrored), then an
+// UPDSA completes it with the offload: the first the bridge sees of it is an update.
+TEST(DaemonXfrm, UpdSaOfAnUnmirroredStateInstalls) {
+  DaemonHarness h;
+  SaSpec larval;
+  larval.offload = false;
+  ASSERT_TRUE(h.Feed(BuildSa(larval)).has_value());
+  EXPECT_TRUE(h.List().empty());
+  SaSpec full;
+  ASSERT_TRUE(h.Feed(BuildSa(full, XFRM_MSG_UPDSA)).has_value());
+  const Json sas = h.List();
+  ASSERT_EQ(sas.size(), 1U);
+  EXPECT_EQ(sas[0]["origin"], "xfrm");
+  EXPECT_EQ(h.Events("sa-added").size(), 1U);
+}
+
+TEST(DaemonXfrm, InboundSaTakesTheSlotItsSpiEncodes) {
+  DaemonHarness h(4);
+  SaSpec in;
+  in.spi = 0x2005;
+  in.src = "198.51.100.7";
+  in.dst = "192.0.2.1";
+  in.offload_flags = XFRM_OFFLOAD_PACKET | XFRM_OFFLOAD_INBOUND;
+  ASSERT_TRUE(h.Feed(BuildSa(in)).has_value());
+  const Json sas = h.List();
+  ASSERT_EQ(sas.size(), 1U);
+  EXPECT_EQ(sas[0]["dir"], "in");
+  EXPECT_EQ(sas[0]["slot"], 1);  // 0x2005 mod 4
+  EXPECT_EQ(sas[0]["origin"], "xfrm");
+}
+
+TEST(DaemonXfrm, UpdSaChangesLimitsInPlaceDelSaRemoves) {
+  DaemonHarness h;
+  SaSpec s;
+  const Bytes add = BuildSa(s);
+  ASSERT_TRUE(h.Feed(add).has_value());
+  s.soft_packets = 10;
+  s.hard_packets = 20;
+  ASSERT_TRUE(h.Feed(BuildSa(s, XFRM_MSG_UPDSA)).has_value());
+  Json sas = h.List();
+  ASSERT_EQ(sas.size(), 1U);
+  EXPECT_EQ(sas[0]["limits"]["soft_packets"], 10);
+  EXPECT_EQ(sas[0]["limits"]["hard_packets"], 20);
+  EXPECT_EQ(sas[0]["slot"], 0);
+  EXPECT_EQ(sas[0]["origin"], "xfrm");
+  EXPECT_EQ(h.Events("sa-updated").size(), 1U);
+  EXPECT_TRUE(h.Events("sa-removed").empty());  // in place, not remove + add
+  EXPECT_EQ(h.Events("sa-added").size(), 1U);
+  // A NEWSA for a mirrored SA with other limits is an update too.
+  s.soft_packets = 11;
+  ASSERT_TRUE(h.Feed(BuildSa(s)).has_value());
+  EXPECT_EQ(h.List()[0]["limits"]["soft_packets"], 11);
+  EXPECT_EQ(h.Events("sa-updated").size(), 2U);
+  // Another key: remove + add (same SPI).
+  SaSpec rekeyed = s;
+  rekeyed.key_bits = 288;
+  ASSERT_TRUE(h.Feed(BuildSa(rekeyed, XFRM_MSG_UPDSA)).has_value());
+  sas = h.List();
+  ASSERT_EQ(sas.size(), 1U);
+  EXPECT_EQ(sas[0]["key_bits"], 256);
+  EXPECT_EQ(h.Events("sa-removed").size(), 1U);
+  EXPECT_EQ(h.Events("sa-added").size(), 2U);
+
+  ASSERT_TRUE(h.Feed(BuildDelSaNotification(add)).has_value());
+  EXPECT_TRUE(h.List().empty());
+  EXPECT_EQ(h.Events("sa-removed").size(), 2U);
+  EXPECT_FALSE(h.link().bridge().Mirrors(IdOf(s)));
+  EXPECT_TRUE(h.kernel.sent.empty());
+}
+
+TEST(DaemonXfrm, SoftExpireRekeyFinishedHardExpireOnce) {
+  DaemonHarness h;
+  SaSpec s;
+  s.soft_packets = 3;
+  s.hard_packets = 6;
+  ASSERT_TRUE(h.Feed(BuildSa(s)).has_value());
+  const XfrmSaId id = IdOf(s);
+  Json sent = h.Call("sa.send", {{"spi", "0x1000"}, {"count", 3}});
+  ASSERT_TRUE(sent.value("ok", false)) << sent.dump();
+  h.core().PollEvents();
+  auto expires = h.Expires();
+  ASSERT_EQ(expires.size(), 1U);
+  EXPECT_FALSE(expires[0].hard);
+  EXPECT_EQ(expires[0].id, id);
+  EXPECT_EQ(expires[0].info.curlft.packets, 3U);
+  EXPECT_EQ(expires[0].info.lft.soft_packet_limit, 3U);
+  EXPECT_EQ(expires[0].info.lft.hard_packet_limit, 6U);
+  auto started = h.Events("rekey-started");
+  ASSERT_EQ(started.size(), 1U);
+  EXPECT_EQ(started[0]["spi"], "0x00001000");
+  EXPECT_EQ(started[0]["dir"], "out");
+  EXPECT_EQ(started[0]["src"], "192.0.2.1");
+  EXPECT_EQ(started[0]["dst"], "198.51.100.7");
+  EXPECT_EQ(h.Events("soft").size(), 1U);
+  // More packets below the hard limit: no second expire, no second rekey-started.
+  ASSERT_TRUE(h.Call("sa.send", {{"spi", "0x1000"}, {"count", 1}}).value("ok", false));
+  h.core().PollEvents();
+  EXPECT_EQ(h.Expires().size(), 1U);
+  EXPECT_EQ(h.Events("rekey-started").size(), 1U);
+
+  // The IKE daemon rekeyed: the successor (new SPI, same dir/src/dst) arrives.
+  SaSpec next = s;
+  next.spi = 0x1001;
+  next.soft_packets = 0;
+  next.hard_packets = 0;
+  ASSERT_TRUE(h.Feed(BuildSa(next)).has_value());
+  auto finished = h.Events("rekey-finished");
+  ASSERT_EQ(finished.size(), 1U);
+  EXPECT_EQ(finished[0]["old_spi"], "0x00001000");
+  EXPECT_EQ(finished[0]["new_spi"], "0x00001001");
+  EXPECT_EQ(finished[0]["dir"], "out");
+  EXPECT_EQ(h.List().size(), 2U);
+  // An unrelated SA for another tunnel does not finish anything.
+  SaSpec third = s;
+  third.spi = 0x1002;
+  third.dst = "198.51.100.8";
+  ASSERT_TRUE(h.Feed(BuildSa(third)).has_value());
+  EXPECT_EQ(h.Events("rekey-finished").size(), 1U);
+
+  // The old SA goes on until its hard limit: exactly one hard expire.
+  sent = h.Call("sa.send", {{"spi", "0x1000"}, {"count", 5}});
+  ASSERT_TRUE(sent.value("ok", false)) << sent.dump();
+  EXPECT_EQ(sent["result"]["seq"], 6);
+  h.core().PollEvents();
+  ASSERT_TRUE(h.Call("sa.send", {{"spi", "0x1000"}, {"count", 2}}).value("ok", false));
+  h.core().PollEvents();
+  expires = h.Expires();
+  ASSERT_EQ(expires.size(), 2U);
+  EXPECT_TRUE(expires[1].hard);
+  EXPECT_EQ(expires[1].id, id);
+  EXPECT_EQ(expires[1].info.curlft.packets, 6U);
+  EXPECT_EQ(h.Events("hard").size(), 1U);
+  EXPECT_EQ(h.link().bridge().stats().expires_sent, 2U);
+
+  // The kernel deletes the old state: the table keeps the successor.
+  ASSERT_TRUE(h.Feed(BuildDelSaNotification(BuildSa(s))).has_value());
+  const Json sas = h.List();
+  ASSERT_EQ(sas.size(), 2U);
+  EXPECT_EQ(sas[0]["spi"], "0x00001001");
+  EXPECT_EQ(sas[1]["spi"], "0x00001002");
+}
+
+TEST(DaemonXfrm, RefusedSaInstallsNothing) {
+  DaemonHarness h;
+  SaSpec bad;
+  bad.add_crypt_and_auth = true;  // cbc(aes) + hmac(sha256) next to the AEAD
+  EXPECT_FALSE(h.Feed(BuildSa(bad)).has_value());
+  SaSpec crypto_only;
+  crypto_only.spi = 0x1001;
+  crypto_only.offload_flags = 0;  // crypto offload on espo's device
+  EXPECT_FALSE(h.Feed(BuildSa(crypto_only)).has_value());
+  EXPECT_TRUE(h.List().empty());
+  EXPECT_TRUE(h.Events("sa-added").empty());
+  EXPECT_EQ(h.link().bridge().stats().refused, 2U);
+  EXPECT_FALSE(h.link().bridge().Mirrors(IdOf(bad)));
+  EXPECT_TRUE(h.kernel.sent.empty());
+}
+
+TEST(DaemonXfrm, FullTableWithoutSoftwarePathRefuses) {
+  DaemonHarness h(4, 0);
+  for (std::uint32_t i = 0; i < 4; ++i) {
+    SaSpec s;
+    s.spi = 0x1000 + i;
+    ASSERT_TRUE(h.Feed(BuildSa(s)).has_value()) << i;
+  }
+  SaSpec fifth;
+  fifth.spi = 0x1004;
+  auto st = h.Feed(BuildSa(fifth));
+  ASSERT_FALSE(st.has_value());
+  EXPECT_NE(st.error().message.find("4 of 4"), std::string::npos) << st.error().message;
+  EXPECT_EQ(h.List().size(), 4U);
+  EXPECT_FALSE(h.link().bridge().Mirrors(IdOf(fifth)));
+  EXPECT_TRUE(h.Events("fallback").empty());
+  // The kernel deleting the refused SA later is harmless.
+  EXPECT_TRUE(h.Feed(BuildDelSaNotification(BuildSa(fifth))).has_value());
+  EXPECT_EQ(h.List().size(), 4U);
+}
+
+TEST(DaemonXfrm, FullTableFallsBackToSoftwareAndMigratesBack) {
+  DaemonHarness h(4, 2);
+  for (std::uint32_t i = 0; i < 4; ++i) {
+    SaSpec s;
+    s.spi = 0x1000 + i;
+    ASSERT_TRUE(h.Feed(BuildSa(s)).has_value()) << i;
+  }
+  SaSpec fifth;
+  fifth.spi = 0x1004;
+  fifth.soft_packets = 2;
+  fifth.hard_packets = 100;
+  ASSERT_TRUE(h.Feed(BuildSa(fifth)).has_value());
+  Json sas = h.List();
+  ASSERT_EQ(sas.size(), 5U);
+  EXPECT_EQ(sas[4]["spi"], "0x00001004");
+  EXPECT_EQ(sas[4]["placement"], "software");
+  EXPECT_EQ(sas[4]["origin"], "xfrm");
+  auto fallback = h.Events("fallback");
+  ASSERT_EQ(fallback.size(), 1U);
+  EXPECT_EQ(fallback[0]["spi"], "0x00001004");
+  EXPECT_EQ(fallback[0]["origin"], "xfrm");
+  EXPECT_TRUE(h.link().bridge().Mirrors(IdOf(fifth)));
+  // Limits hold on the software path too: its soft event reaches the kernel.
+  ASSERT_TRUE(h.Call("sa.send", {{"spi", "0x1004"}, {"count", 2}}).value("ok", false));
+  h.core().PollEvents();
+  auto expires = h.Expires();
+  ASSERT_EQ(expires.size(), 1U);
+  EXPECT_FALSE(expires[0].hard);
+  EXPECT_EQ(expires[0].id, IdOf(fifth));
+  EXPECT_EQ(h.Events("rekey-started").size(), 1U);
+  // A seventh SA: the software path holds 2.
+  SaSpec sixth;
+  sixth.spi = 0x1005;
+  ASSERT_TRUE(h.Feed(BuildSa(sixth)).has_value());
+  SaSpec seventh;
+  seventh.spi = 0x1006;
+  EXPECT_FALSE(h.Feed(BuildSa(seventh)).has_value());
+  EXPECT_EQ(h.List().size(), 6U);
+  // The kernel deletes a hardware SA: a software one moves to the freed slot.
+  SaSpec first;
+  ASSERT_TRUE(h.Feed(BuildDelSaNotification(BuildSa(first))).has_value());
+  h.core().PollEvents();
+  EXPECT_EQ(h.Events("migrated").size(), 1U);
+  sas = h.List();
+  ASSERT_EQ(sas.size(), 5U);
+  int software = 0;
+  for (const Json& sa : sas) software += sa["placement"] == "software" ? 1 : 0;
+  EXPECT_EQ(software, 1);
+}
+
+TEST(DaemonXfrm, OperatorDeletedXfrmSaThenKernelMessages) {
+  DaemonHarness h;
+  SaSpec s;
+  ASSERT_TRUE(h.Feed(BuildSa(s)).has_value());
+  ASSERT_TRUE(h.Call("sa.del", {{"spi", "0x1000"}}).value("ok", false));
+  EXPECT_TRUE(h.List().empty());
+  // The kernel still holds the state and updates it: the SA comes back.
+  s.soft_packets = 10;
+  ASSERT_TRUE(h.Feed(BuildSa(s, XFRM_MSG_UPDSA)).has_value());
+  Json sas = h.List();
+  ASSERT_EQ(sas.size(), 1U);
+  EXPECT_EQ(sas[0]["limits"]["soft_packets"], 10);
+  ASSERT_TRUE(h.Call("sa.del", {{"spi", "0x1000"}}).value("ok", false));
+  // The kernel deletes it: nothing left to remove, not an error.
+  EXPECT_TRUE(h.Feed(BuildDelSaNotification(BuildSa(s))).has_value());
+  EXPECT_TRUE(h.List().empty());
+  EXPECT_FALSE(h.link().bridge().Mirrors(IdOf(s)));
+}
+
+TEST(DaemonXfrm, PolicyAndAcquireBecomeEvents) {
+  DaemonHarness h;
+  XfrmMessage acquire;
+  acquire.kind = XfrmMsgKind::kAcquire;
+  acquire.acquire.emplace();
+  auto saddr = driver::IpAddress::Parse("192.0.2.1");
+  auto daddr = driver::IpAddress::Parse("198.51.100.7");
+  ASSERT_TRUE(saddr.has_value() && daddr.has_value());
+  acquire.acquire->saddr = *saddr;
+  acquire.acquire->id.daddr = *daddr;
+  acquire.acquire->id.proto = IPPROTO_ESP;
+  acquire.acquire->seq = 9;
+  ASSERT_TRUE(h.link().bridge().HandleMessage(acquire).has_value());
+  auto acq = h.Events("xfrm-acquire");
+  ASSERT_EQ(acq.size(), 1U);
+  EXPECT_EQ(acq[0]["src"], "192.0.2.1");
+  EXPECT_EQ(acq[0]["dst"], "198.51.100.7");
+  EXPECT_EQ(acq[0]["seq"], 9);
+  XfrmMessage policy;
+  policy.kind = XfrmMsgKind::kNewPolicy;
+  policy.policy.emplace();
+  policy.policy->info.dir = XFRM_POLICY_OUT;
+  policy.policy->info.index = 17;
+  policy.policy->offload = XfrmOffload{kEspoIfindex, XFRM_OFFLOAD_PACKET};
+  policy.policy->templates.emplace_back();
+  ASSERT_TRUE(h.link().bridge().HandleMessage(policy).has_value());
+  policy.kind = XfrmMsgKind::kDelPolicy;
+  ASSERT_TRUE(h.link().bridge().HandleMessage(policy).has_value());
+  auto pol = h.Events("xfrm-policy");
+  ASSERT_EQ(pol.size(), 2U);
+  EXPECT_EQ(pol[0]["action"], "added");
+  EXPECT_EQ(pol[0]["dir"], "out");
+  EXPECT_EQ(pol[0]["index"], 17);
+  EXPECT_EQ(pol[0]["templates"], 1);
+  EXPECT_EQ(pol[1]["action"], "removed");
 }
 
 }  // namespace
