@@ -301,7 +301,11 @@ Status SaManager::InstallInboundSide(Record& r, driver::KeyMaterial key) {
   ++stats_.fallbacks;
   ++stats_.software_in;
   const std::uint32_t target = r.in_spi & (device_in_slots_ - 1);
-  if (target < in_waiters_.size()) in_waiters_[target].push_back(r.id);
+  if (target < in_waiters_.size()) {
+    in_waiters_[target].push_back(r.id);
+    // Its slot is free and only the headroom kept it out: Poll() looks again once it allows.
+    if (in_pool_.IsFree(target)) blocked_in_slots_.push_back(target);
+  }
   Emit(MakeEvent(SaEventKind::kFallback, r, Direction::kIn));
   return Ok();
 }
@@ -490,7 +494,10 @@ Status SaManager::PlaceDirection(Record& r, driver::SaConfig config, SlotClass c
     r.in_sw_reserved = true;
     r.in_place = Placement::kSoftware;
     ++stats_.software_in;
-    if (target < in_waiters_.size()) in_waiters_[target].push_back(r.id);
+    if (target < in_waiters_.size()) {
+      in_waiters_[target].push_back(r.id);
+      if (in_pool_.IsFree(target)) blocked_in_slots_.push_back(target);  // see above
+    }
   } else {
     r.out_place = Placement::kSoftware;
     ++stats_.software_out;
@@ -655,6 +662,7 @@ Status SaManager::Poll() {
   }
   if (!options_.migrate_to_hardware) {
     freed_in_slots_.clear();
+    blocked_in_slots_.clear();
     return first_error;
   }
   // Outbound: oldest software SA first, as long as slots beyond the headroom are free.
@@ -667,8 +675,21 @@ Status SaManager::Poll() {
     if (!st && first_error) first_error = st;
   }
   // Inbound: an SA can only live in the slot its SPI encodes.
+  // Slots freed since the last Poll, plus free slots whose waiters only the headroom kept out
+  // (looked at again once the headroom allows a kNew slot).
   std::vector<std::uint32_t> freed;
   freed.swap(freed_in_slots_);
+  if (blocked_in_slots_.size() > stats_.in_slots) {  // bounded while the headroom holds
+    std::sort(blocked_in_slots_.begin(), blocked_in_slots_.end());
+    blocked_in_slots_.erase(std::unique(blocked_in_slots_.begin(), blocked_in_slots_.end()),
+                            blocked_in_slots_.end());
+  }
+  if (!blocked_in_slots_.empty() && CanTake(in_pool_, options_.headroom_in, SlotClass::kNew)) {
+    freed.insert(freed.end(), blocked_in_slots_.begin(), blocked_in_slots_.end());
+    blocked_in_slots_.clear();
+    std::sort(freed.begin(), freed.end());
+    freed.erase(std::unique(freed.begin(), freed.end()), freed.end());
+  }
   for (const std::uint32_t slot : freed) {
     std::vector<SaId>& waiters = in_waiters_[slot];
     while (!waiters.empty() && in_pool_.IsFree(slot) &&
@@ -682,6 +703,7 @@ Status SaManager::Poll() {
       auto st = MigrateInbound(*r);
       if (!st && first_error) first_error = st;
     }
+    if (!waiters.empty() && in_pool_.IsFree(slot)) blocked_in_slots_.push_back(slot);
   }
   return first_error;
 }

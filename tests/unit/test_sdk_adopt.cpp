@@ -279,6 +279,31 @@ TEST(SaManagerAdoptTest, FallsBackToSoftwareAndMigratesBack) {
   EXPECT_EQ(cb->inbound.seq, 20U);
 }
 
+// An inbound SA whose slot was free but held back by the headroom moves to that slot as soon as
+// the headroom allows a new SA, even though its own slot is never "freed".
+TEST(SaManagerAdoptTest, HeadroomHeldInboundSaMovesOnceTheHeadroomAllows) {
+  SaManagerOptions opt;
+  opt.headroom_in = 2;
+  Node n(opt);
+  std::vector<SaId> ids;
+  for (std::uint32_t slot = 0; slot < kSlots - 2; ++slot) {
+    auto id = n.mgr->AdoptSa(Config(Direction::kIn, 0x1000 + slot));
+    ASSERT_TRUE(id.has_value()) << id.error().message;
+    ids.push_back(*id);
+  }
+  auto held = n.mgr->AdoptSa(Config(Direction::kIn, 0x2000 + kSlots - 2));  // slot 14: free
+  ASSERT_TRUE(held.has_value());
+  EXPECT_EQ(n.mgr->Info(*held)->inbound, Placement::kSoftware);
+  ASSERT_TRUE(n.mgr->Poll().has_value());
+  EXPECT_EQ(n.mgr->Info(*held)->inbound, Placement::kSoftware) << "the headroom still holds";
+  ASSERT_TRUE(n.mgr->Remove(ids[0]).has_value());  // slot 0 frees: 3 free > headroom 2
+  ASSERT_TRUE(n.mgr->Poll().has_value());
+  EXPECT_EQ(n.mgr->Info(*held)->inbound, Placement::kHardware);
+  EXPECT_EQ(n.mgr->Info(*held)->inbound_slot, kSlots - 2);
+  EXPECT_EQ(n.mgr->stats().migrations, 1U);
+  EXPECT_EQ(n.mgr->stats().in_free, 2U);
+}
+
 TEST(SaManagerAdoptTest, ExhaustedWithoutSoftwareFallback) {
   SaManagerOptions opt;
   opt.software_fallback = false;

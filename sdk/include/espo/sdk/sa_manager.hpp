@@ -437,6 +437,7 @@ class SaManager {
   std::deque<SaId> out_waiters_;                   // software outbound SAs, oldest first
   std::vector<std::vector<SaId>> in_waiters_;      // slot -> software inbound SAs encoding it
   std::vector<std::uint32_t> freed_in_slots_;      // since the last Poll()
+  std::vector<std::uint32_t> blocked_in_slots_;    // free slots with waiters held by headroom
   std::vector<SaEvent> events_;
   std::function<void(const SaEvent&)> callback_;
   SaManagerStats stats_;
