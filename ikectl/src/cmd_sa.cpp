@@ -195,29 +195,54 @@ void RegisterSa(CLI::App& app, int& exit_code) {
                   "4.0: 8 columns (Wireshark <= 4.0, Debian 12); 4.2: adds the SN/ESN columns")
       ->check(CLI::IsMember({"4.0", "4.2"}))
       ->capture_default_str();
-  exp->callback([export_file, columns, &exit_code] {
+  auto export_json = std::make_shared<bool>(false);
+  exp->add_flag("--json", *export_json,
+                R"(one JSON object: {"format":"wireshark-esp_sa","columns":..,"records":[..]})");
+  exp->callback([export_file, columns, export_json, &exit_code] {
     auto sas = driver::LoadSaFile(*export_file);
     if (!sas) {
       std::cerr << "ikectl sa export: " << sas.error().message << "\n";
       exit_code = 2;
       return;
     }
-    std::cout << driver::FormatWiresharkEspSaFile(
-        *sas, *columns == "4.2" ? driver::WiresharkUat::kEsn : driver::WiresharkUat::kClassic);
+    const auto uat =
+        *columns == "4.2" ? driver::WiresharkUat::kEsn : driver::WiresharkUat::kClassic;
+    if (*export_json) {
+      nlohmann::json records = nlohmann::json::array();
+      for (const auto& s : *sas) records.push_back(driver::FormatWiresharkEspSa(s, uat));
+      std::cout << nlohmann::json{{"format", "wireshark-esp_sa"},
+                                  {"columns", *columns},
+                                  {"file", *export_file},
+                                  {"records", records}}
+                       .dump()
+                << "\n";
+    } else {
+      std::cout << driver::FormatWiresharkEspSaFile(*sas, uat);
+    }
     exit_code = 0;
   });
 
   auto check_file = std::make_shared<std::string>();
   CLI::App* check = sa->add_subcommand("check", "Validate an SA file; print its canonical lines");
   check->add_option("FILE", *check_file, "SA file")->required();
-  check->callback([check_file, &exit_code] {
+  auto check_json = std::make_shared<bool>(false);
+  check->add_flag("--json", *check_json, R"(one JSON object: {"file":..,"sas":N,"lines":[..]})");
+  check->callback([check_file, check_json, &exit_code] {
     auto sas = driver::LoadSaFile(*check_file);
     if (!sas) {
       std::cerr << "ikectl sa check: " << sas.error().message << "\n";
       exit_code = 2;
       return;
     }
-    for (const auto& s : *sas) std::cout << driver::FormatSaLine(s) << "\n";
+    if (*check_json) {
+      nlohmann::json lines = nlohmann::json::array();
+      for (const auto& s : *sas) lines.push_back(driver::FormatSaLine(s));
+      std::cout
+          << nlohmann::json{{"file", *check_file}, {"sas", sas->size()}, {"lines", lines}}.dump()
+          << "\n";
+    } else {
+      for (const auto& s : *sas) std::cout << driver::FormatSaLine(s) << "\n";
+    }
     exit_code = 0;
   });
 }

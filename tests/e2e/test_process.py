@@ -196,6 +196,19 @@ class ProcessTest(unittest.TestCase):
         self.assertEqual(rows, [[str(1000 + i), str(1 + i)] for i in range(5)],
                          "tshark could not decrypt (inner TCP ports missing)")
 
+    def test_sa_export_and_check_json(self):
+        sas = self.write("sas.conf", sa_line(0x4100, "out", KEY) + "\n" +
+                         sa_line(0x4101, "in", KEY) + "\n")
+        uat = self.ikectl("sa", "export", "--wireshark", sas).stdout
+        exp = json.loads(self.ikectl("sa", "export", "--wireshark", sas, "--json").stdout)
+        self.assertEqual(exp["format"], "wireshark-esp_sa")
+        self.assertEqual(len(exp["records"]), 2)
+        for record in exp["records"]:
+            self.assertIn(record + "\n", uat)  # the same records as the UAT file
+        chk = json.loads(self.ikectl("sa", "check", sas, "--json").stdout)
+        self.assertEqual(chk["sas"], 2)
+        self.assertEqual(chk["lines"], self.ikectl("sa", "check", sas).stdout.splitlines())
+
     def test_bad_inputs_exit_2_with_one_line_and_process_nothing(self):
         good = sa_line(0x5000, "out", KEY)
         cases = {
