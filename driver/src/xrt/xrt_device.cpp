@@ -33,6 +33,8 @@ namespace {
 
 namespace rm = espo::regmap;
 
+constexpr std::size_t kHostPageBytes = 4096;
+
 // XRT messages may span lines; an Error message is one line.
 std::string OneLine(std::string_view text) {
   std::string out(text);
@@ -105,7 +107,14 @@ class XrtDevice::Impl {
   std::string cu_name;  // "espo_kernel:espo_kernel_1"
   xrt::ip ip;
   std::uint32_t bank = 0;
-  std::map<std::uint32_t, xrt::bo> buffers;
+  // Each buffer object is allocated in whole 4 KiB pages (XRT's host allocation asks
+  // aligned_alloc(4096, size), which C requires to be a multiple of the alignment); `size` is
+  // what the caller asked for and bounds every access.
+  struct Buffer {
+    xrt::bo bo;
+    std::size_t size = 0;
+  };
+  std::map<std::uint32_t, Buffer> buffers;
   std::uint32_t next_buffer_id = 1;
 
   std::string RegWhat(std::string_view op, std::uint32_t offset) const {
@@ -120,7 +129,7 @@ class XrtDevice::Impl {
                                                    std::to_string(buffer.id) +
                                                    ": not allocated on this device");
     }
-    const std::size_t size = it->second.size();
+    const std::size_t size = it->second.size;
     if (offset > size || bytes > size - offset) {
       return MakeError(Errc::kInvalidArgument, name + ": " + std::string(op) + " buffer " +
                                                    std::to_string(buffer.id) + ": " +
@@ -128,7 +137,7 @@ class XrtDevice::Impl {
                                                    std::to_string(offset) + " run past its " +
                                                    std::to_string(size) + " bytes");
     }
-    return &it->second;
+    return &it->second.bo;
   }
 };
 
@@ -167,17 +176,21 @@ Result<DmaBuffer> XrtDevice::AllocBuffer(std::size_t bytes) {
     return MakeError(Errc::kInvalidArgument, impl_->name + ": allocate buffer: size 0");
   }
   ESPO_ASSIGN_OR_RETURN(
-      xrt::bo bo,
-      XrtCall([&] { return xrt::bo(impl_->device, bytes, xrt::bo::flags::normal, impl_->bank); },
-              [&] {
-                return impl_->name + ": allocate buffer of " + std::to_string(bytes) +
-                       " bytes in memory bank " + std::to_string(impl_->bank);
-              }));
+      xrt::bo bo, XrtCall(
+                      [&] {
+                        const std::size_t pages = (bytes + kHostPageBytes - 1) / kHostPageBytes;
+                        return xrt::bo(impl_->device, pages * kHostPageBytes,
+                                       xrt::bo::flags::normal, impl_->bank);
+                      },
+                      [&] {
+                        return impl_->name + ": allocate buffer of " + std::to_string(bytes) +
+                               " bytes in memory bank " + std::to_string(impl_->bank);
+                      }));
   ESPO_ASSIGN_OR_RETURN(const std::uint64_t address,
                         XrtCall([&] { return static_cast<std::uint64_t>(bo.address()); },
                                 [&] { return impl_->name + ": device address of new buffer"; }));
   const std::uint32_t id = impl_->next_buffer_id++;
-  impl_->buffers.emplace(id, std::move(bo));
+  impl_->buffers.emplace(id, Impl::Buffer{std::move(bo), bytes});
   return DmaBuffer{id, address, bytes};
 }
 
