@@ -374,6 +374,7 @@ int RunDaemon(const DaemonOptions& o) {
     }
     if (Clock::now() >= next_save) {
       (void)(*core)->SaveCheckpoint(/*only_if_changed=*/true);
+      if (xfrm_link) (void)xfrm_link->PushCounters();  // XFRM_MSG_NEWAE for changed counters
       next_save = Clock::now() + interval;
     }
   }

@@ -84,6 +84,7 @@ Status DaemonXfrmLink::RemoveSa(const XfrmSaId& id) {
   if (it == keys_.end()) return MakeError(Errc::kNotFound, id.ToString() + ": not mirrored");
   const Key key = it->second;
   keys_.erase(it);
+  reported_.erase(id);
   for (auto r = rekeying_.begin(); r != rekeying_.end();) {
     r = std::get<0>(r->first) == key.first && r->second == key.second ? rekeying_.erase(r)
                                                                       : std::next(r);
@@ -135,6 +136,34 @@ void DaemonXfrmLink::OnLimit(const Key& key, const SaEntry& entry, driver::Event
                           {"by", "soft expire sent to the kernel (the IKE daemon rekeys)"}});
     }
   }
+}
+
+std::size_t DaemonXfrmLink::PushCounters() {
+  std::size_t reported = 0;
+  const auto& table = core_.table();
+  for (const auto& [xid, key] : keys_) {
+    auto entry = table.find(key);
+    if (entry == table.end() || entry->second.origin != "xfrm") continue;
+    auto c = core_.sdk().Counters(entry->second.id);
+    if (!c) {
+      log_.Log(LogLevel::kWarn, "xfrm", "counters not read",
+               {{"spi", FormatSpi(key.second)}, {"error", c.error().message}});
+      continue;
+    }
+    const sdk::DirectionCounters& d =
+        key.first == driver::Direction::kOut ? c->outbound : c->inbound;
+    const std::pair<std::uint64_t, std::uint64_t> now{d.packets, d.bytes};
+    auto last = reported_.find(xid);
+    if (last != reported_.end() && last->second == now) continue;
+    if (auto st = bridge_.ReportCounters(xid, d.packets, d.bytes); !st) {
+      log_.Log(LogLevel::kWarn, "xfrm", "counters not sent to the kernel",
+               {{"spi", FormatSpi(key.second)}, {"error", st.error().message}});
+      continue;
+    }
+    reported_[xid] = now;
+    ++reported;
+  }
+  return reported;
 }
 
 }  // namespace espo::ikectl

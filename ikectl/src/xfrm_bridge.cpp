@@ -666,6 +666,44 @@ Result<std::vector<std::uint8_t>> BuildExpireMessage(const xfrm_usersa_info& inf
   return std::vector<std::uint8_t>(p, p + h->nlmsg_len);     // NOLINT: netlink buffer
 }
 
+Result<std::vector<std::uint8_t>> BuildNewAeMessage(const xfrm_usersa_info& info,
+                                                    std::uint64_t packets, std::uint64_t bytes) {
+  xfrm_aevent_id ae{};
+  ae.sa_id.daddr = info.id.daddr;
+  ae.sa_id.spi = info.id.spi;
+  ae.sa_id.family = info.family;
+  ae.sa_id.proto = info.id.proto;
+  ae.saddr = info.saddr;
+  ae.reqid = info.reqid;
+  ae.flags = XFRM_AE_LVAL;
+  xfrm_lifetime_cur cur = info.curlft;
+  cur.packets = packets;
+  cur.bytes = bytes;
+  // xfrm_new_ae() takes only NLM_F_REPLACE requests.
+  std::unique_ptr<nl_msg, decltype(&nlmsg_free)> msg(
+      nlmsg_alloc_simple(XFRM_MSG_NEWAE, NLM_F_REQUEST | NLM_F_REPLACE), &nlmsg_free);
+  if (!msg) return MakeError(Errc::kInternal, "XFRM_MSG_NEWAE: nlmsg_alloc_simple failed");
+  if (const int err = nlmsg_append(msg.get(), &ae, sizeof(ae), NLMSG_ALIGNTO); err < 0) {
+    return MakeError(Errc::kInternal, std::string("XFRM_MSG_NEWAE: ") + nl_geterror(err));
+  }
+  if (const int err = nla_put(msg.get(), XFRMA_LTIME_VAL, sizeof(cur), &cur); err < 0) {
+    return MakeError(Errc::kInternal, std::string("XFRM_MSG_NEWAE: ") + nl_geterror(err));
+  }
+  const nlmsghdr* h = nlmsg_hdr(msg.get());
+  const auto* p = reinterpret_cast<const std::uint8_t*>(h);  // NOLINT: netlink buffer
+  return std::vector<std::uint8_t>(p, p + h->nlmsg_len);     // NOLINT: netlink buffer
+}
+
+Status XfrmBridge::ReportCounters(const XfrmSaId& id, std::uint64_t packets, std::uint64_t bytes) {
+  auto it = sas_.find(id);
+  if (it == sas_.end()) return MakeError(Errc::kNotFound, id.ToString() + ": not mirrored");
+  ESPO_ASSIGN_OR_RETURN(std::vector<std::uint8_t> msg,
+                        BuildNewAeMessage(it->second.info, packets, bytes));
+  ESPO_RETURN_IF_ERROR(kernel_.Send(msg));
+  ++stats_.counters_sent;
+  return Ok();
+}
+
 // ---- EngineSaSink ---------------------------------------------------------------------------
 
 Status EngineSaSink::InstallSa(const XfrmSaId& id, const driver::SaConfig& sa) {

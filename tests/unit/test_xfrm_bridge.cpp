@@ -646,6 +646,43 @@ TEST(DaemonXfrm, UpdSaChangesLimitsInPlaceDelSaRemoves) {
   EXPECT_TRUE(h.kernel.sent.empty());
 }
 
+// Counters go back to the kernel as XFRM_MSG_NEWAE (NLM_F_REPLACE, XFRMA_LTIME_VAL), only when
+// they changed; the kernel's xfrm_new_ae() takes exactly this form.
+TEST(DaemonXfrm, CountersPushedToTheKernelAsNewAe) {
+  DaemonHarness h;
+  SaSpec s;
+  ASSERT_TRUE(h.Feed(BuildSa(s)).has_value());
+  ASSERT_TRUE(
+      h.Call("sa.send", {{"spi", "0x1000"}, {"count", 5}, {"size", 100}}).value("ok", false));
+  ASSERT_EQ(h.link().PushCounters(), 1U);
+  ASSERT_EQ(h.kernel.sent.size(), 1U);
+  const Bytes& m = h.kernel.sent[0];
+  ASSERT_GE(m.size(), NLMSG_HDRLEN + sizeof(xfrm_aevent_id));
+  const auto* nh = reinterpret_cast<const nlmsghdr*>(m.data());  // NOLINT
+  EXPECT_EQ(nh->nlmsg_type, XFRM_MSG_NEWAE);
+  EXPECT_NE(nh->nlmsg_flags & NLM_F_REPLACE, 0);
+  xfrm_aevent_id ae{};
+  std::memcpy(&ae, m.data() + NLMSG_HDRLEN, sizeof(ae));
+  EXPECT_EQ(ntohl(ae.sa_id.spi), 0x1000U);
+  EXPECT_EQ(ae.sa_id.proto, IPPROTO_ESP);
+  EXPECT_NE(ae.flags & XFRM_AE_LVAL, 0U);
+  // The one attribute: XFRMA_LTIME_VAL with espo's counters.
+  const std::size_t at = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(xfrm_aevent_id));
+  ASSERT_GE(m.size(), at + NLA_HDRLEN + sizeof(xfrm_lifetime_cur));
+  nlattr nla{};
+  std::memcpy(&nla, m.data() + at, sizeof(nla));
+  EXPECT_EQ(nla.nla_type, XFRMA_LTIME_VAL);
+  xfrm_lifetime_cur cur{};
+  std::memcpy(&cur, m.data() + at + NLA_HDRLEN, sizeof(cur));
+  EXPECT_EQ(cur.packets, 5U);
+  EXPECT_GT(cur.bytes, 5U * 100U - 1U);  // counted ESP payload bytes of 100-byte packets
+  // Unchanged counters are not sent again; new traffic is.
+  EXPECT_EQ(h.link().PushCounters(), 0U);
+  ASSERT_TRUE(h.Call("sa.send", {{"spi", "0x1000"}, {"count", 1}}).value("ok", false));
+  EXPECT_EQ(h.link().PushCounters(), 1U);
+  EXPECT_EQ(h.link().bridge().stats().counters_sent, 2U);
+}
+
 TEST(DaemonXfrm, SoftExpireRekeyFinishedHardExpireOnce) {
   DaemonHarness h;
   SaSpec s;

@@ -34,6 +34,10 @@ class DaemonXfrmLink final : public SaSink {
   DaemonXfrmLink& operator=(DaemonXfrmLink&&) = delete;
 
   XfrmBridge& bridge() { return bridge_; }
+  // Reports every mirrored SA's packet and byte counters to the kernel (XFRM_MSG_NEWAE), when
+  // they changed since the last report. The daemon calls it every checkpoint interval.
+  // Returns the number of SAs reported; failures are logged.
+  std::size_t PushCounters();
 
   Status InstallSa(const XfrmSaId& id, const driver::SaConfig& sa) override;
   Status UpdateSa(const XfrmSaId& id, const driver::SaConfig& sa) override;
@@ -51,7 +55,9 @@ class DaemonXfrmLink final : public SaSink {
   const Logger& log_;
   XfrmBridge bridge_;
   std::map<XfrmSaId, Key> keys_;
-  std::map<Tunnel, std::uint32_t> rekeying_;  // tunnel -> SPI whose soft expire was sent
+  std::map<Tunnel, std::uint32_t> rekeying_;
+  std::map<XfrmSaId, std::pair<std::uint64_t, std::uint64_t>>
+      reported_;  // packets, bytes  // tunnel -> SPI whose soft expire was sent
 };
 
 }  // namespace espo::ikectl

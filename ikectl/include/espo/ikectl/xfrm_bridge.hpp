@@ -158,6 +158,13 @@ Result<driver::SaConfig> ToSaConfig(const XfrmSaMessage& sa);
 Result<std::vector<std::uint8_t>> BuildExpireMessage(const xfrm_usersa_info& info, bool hard,
                                                      std::uint64_t packets, std::uint64_t bytes);
 
+// XFRM_MSG_NEWAE (NLM_F_REPLACE) with XFRMA_LTIME_VAL: the state's current packet and byte
+// counters as espo counted them — the user-space counterpart of an offload driver's
+// xdo_dev_state_update_stats, so `ip -s xfrm state` and the kernel's own lifetime checks see
+// the offloaded traffic.
+Result<std::vector<std::uint8_t>> BuildNewAeMessage(const xfrm_usersa_info& info,
+                                                    std::uint64_t packets, std::uint64_t bytes);
+
 // Where installs and removals go. Tests capture the calls; EngineSaSink drives an Engine.
 class SaSink {
  public:
@@ -207,6 +214,7 @@ struct XfrmBridgeOptions {
 struct XfrmBridgeStats {
   std::uint64_t installed = 0, updated = 0, removed = 0, refused = 0, ignored = 0;
   std::uint64_t policies = 0, acquires = 0, expires_sent = 0, parse_errors = 0;
+  std::uint64_t counters_sent = 0;
 };
 
 class XfrmBridge {
@@ -223,6 +231,9 @@ class XfrmBridge {
   // expire, each at most once per SA (SPEC 10.3, 12.2 #5). Unknown SAs: kNotFound.
   Status OnEngineEvent(const XfrmSaId& id, driver::EventKind kind, std::uint64_t packets,
                        std::uint64_t bytes);
+
+  // Sends the SA's counters to the kernel (BuildNewAeMessage). Unknown SAs: kNotFound.
+  Status ReportCounters(const XfrmSaId& id, std::uint64_t packets, std::uint64_t bytes);
 
   const XfrmBridgeStats& stats() const { return stats_; }
   bool Mirrors(const XfrmSaId& id) const { return sas_.contains(id); }
