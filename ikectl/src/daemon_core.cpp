@@ -94,10 +94,6 @@ ControlResult<std::optional<std::uint64_t>> U64Arg(const Json& args, const std::
   return std::optional<std::uint64_t>(it->get<std::uint64_t>());
 }
 
-Error ToError(const ControlError& e) {
-  return Error{ExitCodeFor(e.code) == 2 ? Errc::kInvalidArgument : Errc::kDevice, e.message};
-}
-
 // Strips "FILE:1: " that ParseSaLine puts before a one-line input's messages.
 std::string WithoutLineNumber(std::string message, const std::string& file) {
   const std::string prefix = file + ":1: ";
@@ -259,17 +255,20 @@ std::string ControlCore::TableFull(Direction dir, std::uint32_t spi) const {
   for (const auto& [k, e] : table_) used += k.first == dir && !e.software ? 1U : 0U;
   const std::uint32_t slots =
       dir == Direction::kOut ? engine_->caps().out_slots : engine_->caps().in_slots;
-  if (dir == Direction::kIn) {
-    const std::uint32_t slot = engine_->InboundSlotFor(spi);
-    for (const auto& [k, e] : table_) {
-      if (k.first == Direction::kIn && !e.software && e.slot == slot) {
-        return "inbound slot " + std::to_string(slot) + " (SPI mod " + std::to_string(slots) +
-               ") already holds " + Name(k.first, k.second);
-      }
-    }
+  if (const Key* holder = dir == Direction::kIn ? InboundSlotHolder(spi) : nullptr) {
+    return "inbound slot " + std::to_string(engine_->InboundSlotFor(spi)) + " (SPI mod " +
+           std::to_string(slots) + ") already holds " + Name(holder->first, holder->second);
   }
   return std::string(dir == Direction::kOut ? "outbound" : "inbound") + " SA table full (" +
          std::to_string(used) + " of " + std::to_string(slots) + " slots in use)";
+}
+
+const ControlCore::Key* ControlCore::InboundSlotHolder(std::uint32_t spi) const {
+  const std::uint32_t slot = engine_->InboundSlotFor(spi);
+  for (const auto& [k, e] : table_) {
+    if (k.first == Direction::kIn && !e.software && e.slot == slot) return &k;
+  }
+  return nullptr;
 }
 
 void ControlCore::Publish(Json event) {
@@ -367,37 +366,31 @@ ControlResult<ControlCore::Key> ControlCore::Install(driver::SaConfig sa, std::s
   const sdk::SaManagerStats before = sdk_->stats();
   const auto software_before = static_cast<std::uint32_t>(before.software_in + before.software_out);
   // Refuse before touching the SDK when the SA would need the software path and it is full.
-  bool slot_free = sa.dir == Direction::kOut ? before.out_free > 0 : before.in_free > 0;
-  if (sa.dir == Direction::kIn) {
-    const std::uint32_t want = engine_->InboundSlotFor(sa.spi);
-    for (const auto& [k, e] : table_) {
-      slot_free = slot_free && !(k.first == Direction::kIn && !e.software && e.slot == want);
+  auto refuse = [&] {
+    std::string why = name + ": " + TableFull(sa.dir, sa.spi);
+    if (options_.software_sas > 0) {
+      why += " and the software path is full (" + std::to_string(software_before) + " of " +
+             std::to_string(options_.software_sas) + " SAs)";
     }
-  }
-  if (!slot_free && software_before >= options_.software_sas) {
-    if (options_.software_sas == 0)
-      return Bad(code::kExhausted, name + ": " + TableFull(sa.dir, sa.spi));
-    return Bad(code::kExhausted, name + ": " + TableFull(sa.dir, sa.spi) +
-                                     " and the software path is full (" +
-                                     std::to_string(software_before) + " of " +
-                                     std::to_string(options_.software_sas) + " SAs)");
-  }
+    return Bad(code::kExhausted, why);
+  };
+  const bool slot_free = sa.dir == Direction::kOut
+                             ? before.out_free > 0
+                             : before.in_free > 0 && InboundSlotHolder(sa.spi) == nullptr;
+  if (!slot_free && software_before >= options_.software_sas) return refuse();
   auto id = sdk_->AdoptSa(sa);
   if (!id) {
-    if (id.error().code == Errc::kExhausted)
-      return Bad(code::kExhausted, name + ": " + TableFull(sa.dir, sa.spi));
+    if (id.error().code == Errc::kExhausted) return refuse();
     return tl::unexpected(DeviceError(id.error(), name));
   }
   auto info = sdk_->Info(*id);
   const bool software = info && (sa.dir == Direction::kOut ? info->outbound : info->inbound) ==
                                     sdk::Placement::kSoftware;
   if (software && software_before >= options_.software_sas) {
+    // Only when the slot check above missed (a stuck slot): undo. Its fallback event stays
+    // queued and is published as stale, rather than draining other SAs' events here.
     (void)sdk_->Remove(*id);
-    (void)sdk_->CollectEvents();  // the fallback of an SA that never existed for the operator
-    return Bad(code::kExhausted, name + ": " + TableFull(sa.dir, sa.spi) +
-                                     " and the software path is full (" +
-                                     std::to_string(software_before) + " of " +
-                                     std::to_string(options_.software_sas) + " SAs)");
+    return refuse();
   }
   SaEntry entry;
   entry.last_seq = sa.dir == Direction::kOut ? sa.oseq : sa.replay_seq;

@@ -48,6 +48,11 @@ ControlError ToControlError(const Error& error) {
   return ControlError{std::string(CodeFor(error.code)), error.message};
 }
 
+Error ToError(const ControlError& error) {
+  return Error{ExitCodeFor(error.code) == 2 ? Errc::kInvalidArgument : Errc::kDevice,
+               error.message};
+}
+
 int ExitCodeFor(std::string_view error_code) {
   for (const std::string_view input :
        {code::kParse, code::kInvalidRequest, code::kUnsupportedVersion, code::kUnknownCommand,

@@ -13,10 +13,6 @@
 namespace espo::ikectl {
 namespace {
 
-Error ToErrorValue(const ControlError& e) {
-  return Error{ExitCodeFor(e.code) == 2 ? Errc::kInvalidArgument : Errc::kDevice, e.message};
-}
-
 std::string Source(const XfrmSaId& id) { return "xfrm " + id.ToString(); }
 
 // The table entry is the one this link installed for `id` (not an operator SA that took the same
@@ -41,7 +37,7 @@ DaemonXfrmLink::~DaemonXfrmLink() { core_.SetLimitHook({}); }
 Status DaemonXfrmLink::InstallSa(const XfrmSaId& id, const driver::SaConfig& sa) {
   const Tunnel tunnel{sa.dir, sa.src.ToString(), sa.dst.ToString()};
   auto key = core_.AddSa(sa.Clone(), "xfrm", Source(id));
-  if (!key) return tl::unexpected(ToErrorValue(key.error()));
+  if (!key) return tl::unexpected(ToError(key.error()));
   keys_[id] = *key;
   if (auto r = rekeying_.find(tunnel); r != rekeying_.end() && r->second != sa.spi) {
     core_.PublishEvent({{"type", "rekey-finished"},
@@ -72,7 +68,7 @@ Status DaemonXfrmLink::UpdateSa(const XfrmSaId& id, const driver::SaConfig& sa) 
   a.replay_seq = b.replay_seq = 0;
   if (driver::SaConfigEqual(a, b)) {  // only the limits (or sequence state) changed: in place
     auto st = core_.UpdateSaLimits(it->second.first, it->second.second, sa.limits);
-    if (!st) return tl::unexpected(ToErrorValue(st.error()));
+    if (!st) return tl::unexpected(ToError(st.error()));
     return Ok();
   }
   if (auto st = RemoveSa(id); !st) return st;
@@ -94,7 +90,7 @@ Status DaemonXfrmLink::RemoveSa(const XfrmSaId& id) {
     return Ok();  // already removed by the operator (`sa del`): nothing left to do
   }
   auto st = core_.RemoveSa(key.first, key.second);
-  if (!st) return tl::unexpected(ToErrorValue(st.error()));
+  if (!st) return tl::unexpected(ToError(st.error()));
   return Ok();
 }
 

@@ -71,6 +71,8 @@ struct ControlError {
 // The protocol code of a driver/SDK error.
 std::string_view CodeFor(Errc errc);
 ControlError ToControlError(const Error& error);
+// Back to an Error value: kInvalidArgument for input errors (exit code 2), else kDevice.
+Error ToError(const ControlError& error);
 // Exit status of an ikectl command that got this error: 2 for input errors, else 1.
 int ExitCodeFor(std::string_view error_code);
 
@@ -236,6 +238,8 @@ class ControlCore {
   // Why an SA found no slot: "outbound SA table full (4 of 4 slots in use)", "inbound slot 1
   // (SPI mod 4) already holds SA spi 0x00002001 dir in".
   std::string TableFull(driver::Direction dir, std::uint32_t spi) const;
+  // The hardware entry holding the inbound slot `spi` encodes, or nullptr.
+  const Key* InboundSlotHolder(std::uint32_t spi) const;
   // Checkpoint after a table change; failures are logged (the change stands).
   void CheckpointAfterChange();
   ControlResult<std::vector<driver::SaConfig>> ReadConfig(std::vector<std::string>* sources) const;
