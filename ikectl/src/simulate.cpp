@@ -1393,6 +1393,7 @@ nlohmann::json ToJson(const SimReport& report) {
                        {"shards", r.shards},
                        {"headroom", r.headroom},
                        {"sdk_errors", r.sdk_errors},
+                       {"steps", r.steps},
                        {"wall_seconds", r.wall_seconds}});
   }
   return {{"params", params}, {"wall_seconds", report.wall_seconds}, {"results", results}};

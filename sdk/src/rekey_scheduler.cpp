@@ -102,10 +102,10 @@ void RekeyScheduler::ArmDeadlines(SaId id, const SaLifetime& in, const SaLifetim
     return std::optional<TimePoint>(std::min(*a, *b));
   };
   if (auto soft = earliest(in.soft_deadline, out.soft_deadline)) {
-    deadlines_.push(Deadline{*soft, deadline_seq_++, id, false});
+    deadlines_.push(*soft, Deadline{id, false});
   }
   if (auto hard = earliest(in.hard_deadline, out.hard_deadline)) {
-    deadlines_.push(Deadline{*hard, deadline_seq_++, id, true});
+    deadlines_.push(*hard, Deadline{id, true});
   }
 }
 
@@ -149,7 +149,7 @@ void RekeyScheduler::Queue(SaId id) {
   if (manager_.StateOf(id) != SaState::kActive || queued_.count(id) != 0) return;
   (void)manager_.SetRekeying(id, true);
   queue_.push_back(id);
-  queued_[id] = true;
+  queued_.insert(id);
   ++stats_.rekeys_queued;
 }
 
@@ -177,7 +177,7 @@ Status RekeyScheduler::StartOne(SaId old_sa) {
   if (attempt > 1) ++stats_.rekey_retries;
   if (options_.rekey_timeout.count() > 0) {
     ex.timeout_at = clock_.Now() + RekeyTimeout(options_, attempt);
-    timeouts_.emplace(*ex.timeout_at, new_sa);
+    timeouts_.push(*ex.timeout_at, new_sa);
   }
   ++stats_.rekeys_started;
   ++stats_.in_flight;
@@ -436,8 +436,8 @@ Status RekeyScheduler::Poll() {
   }
   const TimePoint now = clock_.Now();
   while (!deadlines_.empty() && deadlines_.top().at <= now) {
-    const SaId id = deadlines_.top().id;
-    const bool hard = deadlines_.top().hard;
+    const SaId id = deadlines_.top().payload.id;
+    const bool hard = deadlines_.top().payload.hard;
     deadlines_.pop();
     if (hard) {
       auto st = HandleExpiry(id);
@@ -446,9 +446,10 @@ Status RekeyScheduler::Poll() {
       Queue(id);
     }
   }
-  while (!timeouts_.empty() && timeouts_.begin()->first <= now) {
-    const auto [at, new_sa] = *timeouts_.begin();
-    timeouts_.erase(timeouts_.begin());
+  while (!timeouts_.empty() && timeouts_.top().at <= now) {
+    const TimePoint at = timeouts_.top().at;
+    const SaId new_sa = timeouts_.top().payload;
+    timeouts_.pop();
     auto ex = exchanges_.find(new_sa);
     if (ex == exchanges_.end() || ex->second.timeout_at != at) continue;  // answered meanwhile
     auto st = TimeOut(new_sa);
@@ -471,8 +472,8 @@ std::optional<TimePoint> RekeyScheduler::NextDeadline() const {
   if (!deadlines_.empty() && (!next || deadlines_.top().at < *next)) {
     next = deadlines_.top().at;
   }
-  if (!timeouts_.empty() && (!next || timeouts_.begin()->first < *next)) {
-    next = timeouts_.begin()->first;
+  if (!timeouts_.empty() && (!next || timeouts_.top().at < *next)) {
+    next = timeouts_.top().at;
   }
   if (!queue_.empty() && options_.rate_per_second > 0.0) {
     const TimePoint t =

@@ -11,3 +11,6 @@ espo_gtest(sdk_lifetime_test LABEL unit TIMEOUT 60
 espo_gtest(sdk_checkpoint_test LABEL unit TIMEOUT 60
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_sdk_checkpoint.cpp
   LIBS espo_sdk nlohmann_json::nlohmann_json OpenSSL::Crypto)
+espo_gtest(sdk_containers_test LABEL unit TIMEOUT 60
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_sdk_containers.cpp
+  LIBS espo_sdk)

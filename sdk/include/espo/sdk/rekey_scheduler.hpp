@@ -36,8 +36,10 @@
 #include "espo/driver/key_material.hpp"
 #include "espo/driver/result.hpp"
 #include "espo/sdk/clock.hpp"
+#include "espo/sdk/flat_map.hpp"
 #include "espo/sdk/lifetime_policy.hpp"
 #include "espo/sdk/sa_manager.hpp"
+#include "espo/sdk/time_queue.hpp"
 
 namespace espo::sdk {
 
@@ -241,29 +243,28 @@ class RekeyScheduler {
   RekeyHandler& handler_;
   const Clock& clock_;
   RekeyOptions options_;
-  std::unordered_map<SaId, Exchange> exchanges_;  // new SA -> its exchange
-  std::unordered_map<SaId, OldState> rekeying_;   // old SA -> exchanges replacing it
-  std::deque<SaId> queue_;                        // due rekeys, oldest first
-  std::unordered_map<SaId, bool> queued_;         // membership of queue_
-  // Time deadlines: (when, SA, hard?) in a binary min-heap ordered by (when, arming order), so
-  // deadlines due together are handled in the order they were armed; stale entries skipped.
+  // Per-SA state in open-addressing maps (detail::FlatMap: any insert or erase invalidates
+  // references into the same map).
+  detail::FlatMap<SaId, Exchange> exchanges_;  // new SA -> its exchange
+  detail::FlatMap<SaId, OldState> rekeying_;   // old SA -> exchanges replacing it
+  std::deque<SaId> queue_;                     // due rekeys, oldest first
+  detail::FlatSet<SaId> queued_;               // membership of queue_
+  // Time deadlines (SA, hard?) popped in (when, arming order) order, so deadlines due together
+  // are handled in the order they were armed; stale entries skipped.
   struct Deadline {
-    TimePoint at;
-    std::uint64_t seq = 0;
     SaId id = kNoSa;
     bool hard = false;
-    bool operator>(const Deadline& o) const { return at != o.at ? at > o.at : seq > o.seq; }
   };
-  std::priority_queue<Deadline, std::vector<Deadline>, std::greater<>> deadlines_;
-  std::uint64_t deadline_seq_ = 0;
-  // Rekey timeouts: (when, new SA of an own exchange); stale entries skipped.
-  std::multimap<TimePoint, SaId> timeouts_;
-  std::unordered_map<SaId, std::uint32_t> attempts_;  // old SA -> own exchanges started
+  detail::TimeQueue<Deadline> deadlines_;
+  // Rekey timeouts: new SA of an own exchange, in (when, start order) order; stale entries
+  // skipped.
+  detail::TimeQueue<SaId> timeouts_;
+  detail::FlatMap<SaId, std::uint32_t> attempts_;  // old SA -> own exchanges started
   double tokens_ = 0.0;
   TimePoint last_refill_;
   GroupId next_group_ = 1;
   std::unordered_map<GroupId, Group> groups_;
-  std::unordered_map<std::uint64_t, GroupId> selector_group_;
+  detail::FlatMap<std::uint64_t, GroupId> selector_group_;
   RekeyStats stats_;
 };
 
