@@ -157,6 +157,10 @@ struct Shard {
   std::vector<std::uint32_t> out_flow;  // slot -> flow feeding it
   std::vector<std::uint32_t> in_flow;
   bool need_poll = false;
+  // sched->NextDeadline() as of its last Poll or the last step's end. Only a Poll, or what
+  // the event loop does before polling (which sets need_poll whenever it could make something
+  // due now), changes it, so the loop need not ask the scheduler again in between.
+  std::optional<TimePoint> next;
   std::unordered_set<SaId> started;     // old SAs with a StartRekey since they entered rekeying
   std::unordered_set<SaId> peer_req;    // old SAs the peer asked to rekey
   std::vector<SaId> entered;            // SAs that entered rekeying (checked after Poll)
@@ -185,8 +189,9 @@ struct Selector {
   bool outage = false;    // planned outage (peer reboot): not counted as lost
   bool incident = false;  // currently unserved and counted
   bool recovery_armed = false;
-  bool dup_open = false;      // duplicate incident counted
-  std::uint8_t hw_flows = 0;  // flows served in hardware at both ends
+  bool dup_open = false;                 // duplicate incident counted
+  std::uint8_t hw_flows = 0;             // flows served in hardware at both ends
+  std::array<TimePoint, 2> dup_since{};  // per side: when it last got >= 2 live SAs
 };
 
 enum class MsgType : std::uint8_t { kRequest, kResponse, kFailure, kDelete };
@@ -205,7 +210,7 @@ struct Msg {
   std::uint64_t epoch = 0;  // messages from before a reboot are dropped
 };
 
-enum class TimerKind : std::uint8_t { kRetry, kRecover, kDupCheck, kCreate };
+enum class TimerKind : std::uint8_t { kRetry, kRecover, kCreate };
 struct Timer {
   TimePoint at;
   std::uint64_t order = 0;
@@ -217,26 +222,20 @@ struct Timer {
 };
 
 // The flows' next traffic-limit crossings: one pending crossing per flow in an indexed binary
-// heap ordered by (time, flow), plus the wake-ups of superseded crossings. A crossing that a
-// remap replaced still wakes the event loop at its time (the loop's step times, and so every
-// metric, stay those of a heap that kept superseded entries and skipped them when popped); as
-// step times are rounded up to the quantum grid, a wake-up is kept as its grid tick only, in a
-// bit set of 4096-tick chunks. Heap entries stay at one per flow however often flows remap.
+// heap ordered by (time, flow). A remap replaces the flow's entry in place, so the heap holds at
+// most one entry per flow however often flows remap, and a replaced crossing never wakes the
+// event loop.
 class CrossingQueue {
  public:
-  void Init(std::size_t flows, std::int64_t quantum_ns) {
+  void Init(std::size_t flows) {
     pos_.assign(flows, kAbsent);
     heap_.clear();
     heap_.reserve(flows);
-    q_ = std::max<std::int64_t>(1, quantum_ns);
-    chunks_.clear();
   }
-  // Replaces the flow's pending crossing (if any; it becomes a wake-up) by one at `at`, or by
-  // none when `at` is empty.
+  // Replaces the flow's pending crossing (if any) by one at `at`, or by none when `at` is empty.
   void Set(std::uint32_t flow, std::optional<TimePoint> at) {
     const std::uint32_t i = pos_[flow];
     if (i != kAbsent) {
-      AddWake(heap_[i].at);
       if (at) {
         const TimePoint old = heap_[i].at;
         heap_[i].at = *at;
@@ -262,65 +261,20 @@ class CrossingQueue {
     RemoveAt(0);
     return flow;
   }
-  // Drops the wake-ups at or before `now` (a time on the grid).
-  void DropWakes(TimePoint now) {
-    const std::int64_t ns = now.time_since_epoch().count();
-    if (ns < 0) return;
-    const auto last = static_cast<std::uint64_t>(ns / q_);
-    while (!chunks_.empty()) {
-      auto it = chunks_.begin();
-      const std::uint64_t base = it->first << kChunkBits;
-      if (base > last) return;
-      if (base + (std::uint64_t{1} << kChunkBits) - 1 <= last) {
-        chunks_.erase(it);
-        continue;
-      }
-      const std::uint64_t upto = last - base;  // clear bits 0..upto
-      Chunk& c = it->second;
-      for (std::uint64_t w = 0; w <= upto / 64; ++w) {
-        const std::uint64_t hi = w == upto / 64 ? upto % 64 : 63;
-        c[w] &= hi == 63 ? 0 : ~((std::uint64_t{2} << hi) - 1);
-      }
-      if (std::all_of(c.begin(), c.end(), [](std::uint64_t x) { return x == 0; })) {
-        chunks_.erase(it);
-      }
-      return;
-    }
-  }
-  // The earliest pending crossing or wake-up (wake-ups as their grid time).
+  // The earliest pending crossing.
   std::optional<TimePoint> Next() const {
-    std::optional<TimePoint> next;
-    if (!heap_.empty()) next = heap_[0].at;
-    if (!chunks_.empty()) {
-      const auto& [index, c] = *chunks_.begin();
-      for (std::size_t w = 0; w < c.size(); ++w) {
-        if (c[w] == 0) continue;
-        const std::uint64_t tick =
-            (index << kChunkBits) + w * 64 + static_cast<std::uint64_t>(std::countr_zero(c[w]));
-        const TimePoint t{Duration(static_cast<std::int64_t>(tick) * q_)};
-        if (!next || t < *next) next = t;
-        break;
-      }
-    }
-    return next;
+    if (heap_.empty()) return std::nullopt;
+    return heap_[0].at;
   }
 
  private:
   static constexpr std::uint32_t kAbsent = 0xFFFFFFFFU;
-  static constexpr unsigned kChunkBits = 12;  // 4096 ticks per chunk
-  using Chunk = std::array<std::uint64_t, (std::size_t{1} << kChunkBits) / 64>;
   struct Entry {
     TimePoint at;
     std::uint32_t flow = 0;
   };
   static bool Less(const Entry& a, const Entry& b) {
     return a.at != b.at ? a.at < b.at : a.flow < b.flow;
-  }
-  void AddWake(TimePoint at) {
-    const std::int64_t ns = at.time_since_epoch().count();
-    const auto tick = static_cast<std::uint64_t>((ns + q_ - 1) / q_);
-    chunks_[tick >> kChunkBits][(tick >> 6U) & ((std::uint64_t{1} << (kChunkBits - 6)) - 1)] |=
-        std::uint64_t{1} << (tick & 63U);
   }
   void Place(std::uint32_t i, const Entry& e) {
     heap_[i] = e;
@@ -366,8 +320,6 @@ class CrossingQueue {
 
   std::vector<Entry> heap_;
   std::vector<std::uint32_t> pos_;  // flow -> heap index
-  std::int64_t q_ = 1;
-  std::map<std::uint64_t, Chunk> chunks_;  // chunk index -> wake-up ticks
 };
 
 std::vector<std::uint8_t> NonceBytes(std::uint64_t v) {
@@ -456,6 +408,8 @@ class Sim {
   void CreatePair(std::uint32_t sel);
   void Teardown(std::uint32_t sel);
   void OnSaEvent(int side, std::uint32_t shard, const sdk::SaEvent& e);
+  void CloseDuplicate(std::uint32_t sel, int side, TimePoint at);
+  void CloseDuplicates(int side, TimePoint at);
   void MarkSelectorDirty(std::uint32_t sel) {
     MarkDirty(2 * sel);
     MarkDirty(2 * sel + 1);
@@ -660,7 +614,7 @@ Status Sim::Setup() {
   }
   // Traffic (same for every policy of a seed): A->B log-normal, B->A = A->B * U(0.5, 2).
   flows_.resize(2 * static_cast<std::size_t>(p_.sas));
-  crossings_.Init(flows_.size(), Seconds(p_.quantum_s).count());
+  crossings_.Init(flows_.size());
   sels_.assign(p_.sas, {});
   const double cap = p_.rate_median_pps * p_.rate_cap;
   for (std::uint32_t s = 0; s < p_.sas; ++s) {
@@ -774,11 +728,9 @@ void Sim::OnSaEvent(int side, std::uint32_t shard, const sdk::SaEvent& e) {
   const bool is_live = e.to == SaState::kActive || e.to == SaState::kRekeying;
   if (!was_live && is_live) {
     live.push_back(e.sa);
-    if (live.size() >= 2 && !sels_[sel].dup_open) {
-      PushTimer(TimerKind::kDupCheck, now_ + Seconds(p_.drain_s + 2 * p_.rtt_s + 1.0), side, shard,
-                sel);
-    }
+    if (live.size() == 2) sels_[sel].dup_since[side] = now_;
   } else if (was_live && !is_live) {
+    if (live.size() == 2) CloseDuplicate(sel, side, now_);
     live.erase(std::remove(live.begin(), live.end(), e.sa), live.end());
     if (live.size() < 2 && shards_[1 - side][shard].live[LocalOf(sel)].size() < 2) {
       sels_[sel].dup_open = false;
@@ -795,6 +747,25 @@ void Sim::OnSaEvent(int side, std::uint32_t shard, const sdk::SaEvent& e) {
   if (e.to == SaState::kGone || e.to == SaState::kDraining) {
     sh.started.erase(e.sa);
     sh.peer_req.erase(e.sa);
+  }
+}
+
+// A selector that had two or more live SAs at one end since `dup_since` and is about to have
+// fewer (or the run or that end ends): a duplicate if that lasted past the drain interval plus
+// the exchanges' round trips (a make-before-break overlap is shorter), counted once per incident
+// across both ends.
+void Sim::CloseDuplicate(std::uint32_t sel, int side, TimePoint at) {
+  Selector& S = sels_[sel];
+  if (S.dup_open) return;
+  if (at - S.dup_since[side] >= Seconds(p_.drain_s + 2 * p_.rtt_s + 1.0)) {
+    S.dup_open = true;
+    ++duplicates_;
+  }
+}
+
+void Sim::CloseDuplicates(int side, TimePoint at) {
+  for (std::uint32_t sel = 0; sel < p_.sas; ++sel) {
+    if (shards_[side][ShardOf(sel)].live[LocalOf(sel)].size() >= 2) CloseDuplicate(sel, side, at);
   }
 }
 
@@ -1037,6 +1008,7 @@ void Sim::Reboot() {
   }
   ++epoch_;
   wire_.clear();
+  CloseDuplicates(kB, now_);
   for (std::uint32_t k = 0; k < nshards_; ++k) {
     Shard& sh = shards_[kB][k];
     const std::uint64_t rb = sh.rekeys_base;
@@ -1164,15 +1136,6 @@ Result<SimResult> Sim::Run(const std::function<void(double)>& progress) {
           shards_[kB][t.shard].need_poll = true;
           break;
         }
-        case TimerKind::kDupCheck: {
-          const auto sel = static_cast<std::uint32_t>(t.a);
-          Shard& sh = shards_[t.side][t.shard];
-          if (sh.live[LocalOf(sel)].size() >= 2 && !sels_[sel].dup_open) {
-            sels_[sel].dup_open = true;
-            ++duplicates_;
-          }
-          break;
-        }
         case TimerKind::kCreate: {
           // Dead peer: A closes everything it had with B at once (larval rekeys fail; no packet
           // can be in flight from a dead peer, so nothing drains), then every selector is created
@@ -1198,19 +1161,20 @@ Result<SimResult> Sim::Run(const std::function<void(double)>& progress) {
       Settle(*f);
       MarkDirty(*f);
     }
-    crossings_.DropWakes(now_);
     // 6. Poll the schedulers that have something to do; remap flows; repeat until quiet.
     for (int round = 0; round < 4; ++round) {
       bool polled = false;
       for (int side : {kA, kB}) {
         for (std::uint32_t k = 0; k < nshards_; ++k) {
           Shard& sh = shards_[side][k];
-          auto next = sh.sched->NextDeadline();
-          if (!sh.need_poll && !(next && *next <= now_) && sh.dev->pending_events() == 0) continue;
+          if (!sh.need_poll && !(sh.next && *sh.next <= now_) && sh.dev->pending_events() == 0) {
+            continue;
+          }
           sh.need_poll = false;
           polled = true;
           Note(sh.sched->Poll());
           CheckStarted(side, k);
+          sh.next = sh.sched->NextDeadline();
         }
       }
       std::vector<std::uint32_t> dirty;
@@ -1239,8 +1203,9 @@ Result<SimResult> Sim::Run(const std::function<void(double)>& progress) {
     if (!event_done) consider(event_at);
     if (event_done && !burst_end_done) consider(burst_end);
     for (int side : {kA, kB}) {
-      for (const Shard& sh : shards_[side]) {
-        if (auto d = sh.sched->NextDeadline()) consider(*d);
+      for (Shard& sh : shards_[side]) {
+        sh.next = sh.sched->NextDeadline();
+        if (sh.next) consider(*sh.next);
       }
     }
     // Round up to the quantum grid (batches events) and never stand still.
@@ -1254,6 +1219,8 @@ Result<SimResult> Sim::Run(const std::function<void(double)>& progress) {
     now_ = clock_.Now();
   }
   Measure(end_);
+  CloseDuplicates(kA, end_);
+  CloseDuplicates(kB, end_);
   while (series_.size() < p_.plot_points) {
     series_.push_back(
         SimSample{(static_cast<double>(series_.size()) + 1) * bucket_s_, bucket_max_});

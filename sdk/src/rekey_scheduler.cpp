@@ -456,7 +456,27 @@ Status RekeyScheduler::Poll() {
     if (!st && first_error) first_error = st;
   }
   StartQueued();
+  PruneStale();
   return first_error;
+}
+
+// Pops deadlines and timeouts at the front that can no longer do anything, so NextDeadline()
+// does not name a time at which Poll() would find nothing to do: a gone SA's deadlines, a
+// draining SA's soft deadline (it never becomes active again; a hard one still removes it),
+// the timeout of an exchange that was answered or given up. Exactly the entries Poll() would
+// skip when they fell due.
+void RekeyScheduler::PruneStale() {
+  while (!deadlines_.empty()) {
+    const Deadline& d = deadlines_.top().payload;
+    const SaState st = manager_.StateOf(d.id);
+    if (st != SaState::kGone && (d.hard || st != SaState::kDraining)) break;
+    deadlines_.pop();
+  }
+  while (!timeouts_.empty()) {
+    auto ex = exchanges_.find(timeouts_.top().payload);
+    if (ex != exchanges_.end() && ex->second.timeout_at == timeouts_.top().at) break;
+    timeouts_.pop();
+  }
 }
 
 Status RekeyScheduler::TimeOut(SaId new_sa) {

@@ -172,14 +172,30 @@ SaManager::SaManager(driver::Engine& engine, const Clock& clock, Rng& rng,
 
 SaManager::~SaManager() = default;
 
-SaManager::Record* SaManager::Find(SaId id) {
-  auto it = sas_.find(id);
-  return it == sas_.end() ? nullptr : &it->second;
+SaManager::Record& SaManager::RecordStore::Insert(SaId id, Record&& r) {
+  if (free_.empty()) {
+    chunks_.push_back(std::make_unique<Record[]>(kChunk));  // NOLINT(*-avoid-c-arrays)
+    Record* base = chunks_.back().get();
+    for (std::size_t i = kChunk; i > 0; --i) free_.push_back(base + i - 1);
+  }
+  Record* slot = free_.back();
+  free_.pop_back();
+  *slot = std::move(r);
+  index_.emplace(id, slot);
+  return *slot;
 }
-const SaManager::Record* SaManager::Find(SaId id) const {
-  auto it = sas_.find(id);
-  return it == sas_.end() ? nullptr : &it->second;
+
+void SaManager::RecordStore::Erase(SaId id) {
+  auto it = index_.find(id);
+  if (it == index_.end()) return;
+  Record* slot = it->second;
+  index_.erase(it);
+  *slot = Record{};  // drops (and wipes) any prepared key
+  free_.push_back(slot);
 }
+
+SaManager::Record* SaManager::Find(SaId id) { return sas_.Find(id); }
+const SaManager::Record* SaManager::Find(SaId id) const { return sas_.Find(id); }
 
 SaEvent SaManager::MakeEvent(SaEventKind kind, const Record& r, Direction dir) const {
   SaEvent e;
@@ -258,7 +274,7 @@ Result<SaId> SaManager::Allocate(const ChildSaSpec& spec, SlotClass cls) {
   }
   by_in_spi_.emplace(r.in_spi, r.id);
   const SaId id = r.id;
-  sas_.emplace(id, std::move(r));
+  sas_.Insert(id, std::move(r));
   return id;
 }
 
@@ -437,7 +453,7 @@ Result<SaId> SaManager::AdoptSa(const driver::SaConfig& sa, std::uint64_t select
   const SaId id = next_id_++;
   (in ? by_in_spi_ : by_out_spi_).emplace(sa.spi, id);
   if (!in) current_[selector] = id;
-  Record& stored = sas_.emplace(id, std::move(r)).first->second;
+  Record& stored = sas_.Insert(id, std::move(r));
   if (fallback) Emit(MakeEvent(SaEventKind::kFallback, stored, sa.dir));
   SetState(stored, SaState::kActive);
   return id;
@@ -621,7 +637,7 @@ void SaManager::Forget(Record& r) {
     const TimePoint until = clock_.Now() + options_.spi_quarantine;
     if (quarantine_set_.insert(r.in_spi).second) quarantine_.emplace_back(until, r.in_spi);
   }
-  sas_.erase(r.id);
+  sas_.Erase(r.id);  // resets r
 }
 
 Status SaManager::Retire(SaId id) {
@@ -773,13 +789,8 @@ Status SaManager::MigrateInbound(Record& r) {
 }
 
 std::optional<TimePoint> SaManager::NextDeadline() const {
-  std::optional<TimePoint> next;
-  auto consider = [&next](TimePoint t) {
-    if (!next || t < *next) next = t;
-  };
-  if (!drains_.empty()) consider(drains_.front().first);
-  if (!quarantine_.empty()) consider(quarantine_.front().first);
-  return next;
+  if (drains_.empty()) return std::nullopt;
+  return drains_.front().first;
 }
 
 Result<std::vector<SaEvent>> SaManager::CollectEvents() {
@@ -989,7 +1000,7 @@ SaManagerStats SaManager::stats() const {
 std::vector<SaId> SaManager::LiveSas() const {
   std::vector<SaId> ids;
   ids.reserve(sas_.size());
-  for (const auto& [id, r] : sas_) ids.push_back(id);
+  sas_.ForEachId([&ids](SaId id) { ids.push_back(id); });
   std::sort(ids.begin(), ids.end());
   return ids;
 }

@@ -91,7 +91,7 @@ Result<Checkpoint> SaManager::Snapshot() {
   c.next_sa_id = next_id_;
   c.spis.ranges.push_back(SpiRange{kMinSpi, 0xFFFFFFFFU});
   for (const SaId id : LiveSas()) {
-    const Record& r = sas_.at(id);
+    const Record& r = *sas_.Find(id);
     if (r.in_place != Placement::kNone) {
       ESPO_ASSIGN_OR_RETURN(SaCheckpoint rec, SnapshotDirection(r, Direction::kIn));
       c.sas.push_back(std::move(rec));
@@ -158,7 +158,7 @@ Result<RestoreReport> SaManager::Restore(const Checkpoint& checkpoint,
     const bool loose_record = first.sa_id == 0;
     const std::uint64_t selector =
         loose_record ? AdoptedSelector(ToDirection(first.direction), first.spi) : first.selector;
-    Record& r = sas_.emplace(id, Record{}).first->second;
+    Record& r = sas_.Insert(id, Record{});
     r.id = id;
     r.adopted = loose_record || first.adopted;
     r.spec.selector = selector;
@@ -227,7 +227,7 @@ Result<RestoreReport> SaManager::Restore(const Checkpoint& checkpoint,
       if (!in && (rec->current || loose_record)) current = true;
     }
     if (!placed_any) {  // nothing of this SA came back
-      sas_.erase(id);
+      sas_.Erase(id);
       done.pop_back();
       for (const SaCheckpoint* rec : recs) {
         if (rec->direction == SaDirection::kInbound) quarantine(rec->spi);

@@ -193,6 +193,8 @@ class RekeyScheduler {
   // Collects SA events, handles soft (queue a rekey), hard and seq-overflow (remove), time
   // deadlines, drain ends (SaManager::Poll) and starts queued rekeys within the pacing limits.
   Status Poll();
+  // When Poll() next has something to do: a drain end (SaManager::NextDeadline), a time
+  // deadline, a rekey timeout, or a paced rekey's token. Empty: nothing scheduled.
   std::optional<TimePoint> NextDeadline() const;
 
   // ---- SA groups ----
@@ -234,6 +236,7 @@ class RekeyScheduler {
   void StartQueued();
   Status HandleExpiry(SaId id);
   Status TimeOut(SaId new_sa);
+  void PruneStale();
   Status ActivateReplacement(SaId old_sa, SaId new_sa);
   Status InstallNew(SaId id, std::uint32_t peer_spi, ChildKeys keys, ExchangeRole role,
                     SlotClass cls);

@@ -282,7 +282,10 @@ class SaManager {
 
   // Ends drain intervals and SPI quarantines that are due, then migrates software SAs.
   Status Poll();
-  // The earliest time at which Poll() has something to do (empty: nothing scheduled).
+  // The earliest drain end: when Poll() must run for a draining SA to go and free its slot
+  // (empty: none scheduled). SPI quarantines are not listed: one that has run out is ended by
+  // whichever Poll() comes next (until then the SPI is merely not drawn), so a caller that
+  // sleeps until NextDeadline() is not woken for them.
   std::optional<TimePoint> NextDeadline() const;
 
   // Limit events (hardware event FIFO and software), translated to SAs, plus the state changes,
@@ -386,6 +389,31 @@ class SaManager {
     std::vector<std::uint32_t> pos_;
   };
 
+  // Records by SaId: an open-addressing index over records kept in fixed chunks (stable
+  // addresses, no allocation per SA once warm; freed records are reset, which wipes their keys,
+  // and reused).
+  class RecordStore {
+   public:
+    Record* Find(SaId id) const {
+      auto it = index_.find(id);
+      return it == index_.end() ? nullptr : it->second;
+    }
+    Record& Insert(SaId id, Record&& r);  // `id` must not be present
+    void Erase(SaId id);
+    std::size_t size() const { return index_.size(); }
+    bool empty() const { return index_.empty(); }
+    template <typename F>
+    void ForEachId(F&& f) const {
+      for (const auto& [id, r] : index_) f(id);
+    }
+
+   private:
+    static constexpr std::size_t kChunk = 1024;
+    detail::FlatMap<SaId, Record*> index_;
+    std::vector<std::unique_ptr<Record[]>> chunks_;  // NOLINT(*-avoid-c-arrays): fixed chunks
+    std::vector<Record*> free_;
+  };
+
   SaManager(driver::Engine& engine, const Clock& clock, Rng& rng, const SaManagerOptions& options);
   Record* Find(SaId id);
   const Record* Find(SaId id) const;
@@ -427,7 +455,7 @@ class SaManager {
   std::vector<SaId> out_owner_;
   SoftwareEsp software_;
   SaId next_id_ = 1;
-  std::unordered_map<SaId, Record> sas_;
+  RecordStore sas_;
   detail::FlatMap<std::uint32_t, SaId> by_in_spi_;
   detail::FlatMap<std::uint32_t, SaId> by_out_spi_;
   detail::FlatMap<std::uint64_t, SaId> current_;                // selector -> outbound SA
