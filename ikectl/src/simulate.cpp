@@ -717,12 +717,25 @@ void Sim::OnSaEvent(int side, std::uint32_t shard, const sdk::SaEvent& e) {
   const auto sel = static_cast<std::uint32_t>(e.selector);
   if (sel >= p_.sas) return;
   Shard& sh = shards_[side][shard];
-  MarkSelectorDirty(sel);
-  if (e.kind == sdk::SaEventKind::kFallback) {
-    ++exhaustion_;  // an install that found no slot (placed on SoftwareEsp)
+  // The flows this end's change can remap: the one it sends (its current outbound SA and that
+  // SA's placement) and the one it receives (the inbound SA the peer's current SA points at).
+  const std::uint32_t sends = 2 * sel + (side == kA ? 0 : 1);
+  const std::uint32_t receives = 2 * sel + (side == kA ? 1 : 0);
+  if (e.kind == sdk::SaEventKind::kFallback || e.kind == sdk::SaEventKind::kMigrated) {
+    MarkDirty(e.dir == Direction::kOut ? sends : receives);
+    if (e.kind == sdk::SaEventKind::kFallback) {
+      ++exhaustion_;  // an install that found no slot (placed on SoftwareEsp)
+    }
     return;
   }
   if (e.kind != sdk::SaEventKind::kStateChange) return;
+  if (e.to == SaState::kGone) {
+    MarkDirty(sends);
+    MarkDirty(receives);
+  } else if (e.to == SaState::kActive ? e.from == SaState::kLarval : e.to == SaState::kDraining) {
+    MarkDirty(sends);  // a new current outbound SA, or the outbound side removed
+  }
+  // active <-> rekeying changes no mapping.
   std::vector<SaId>& live = sh.live[LocalOf(sel)];
   const bool was_live = e.from == SaState::kActive || e.from == SaState::kRekeying;
   const bool is_live = e.to == SaState::kActive || e.to == SaState::kRekeying;
@@ -921,16 +934,14 @@ void Sim::Remap(std::uint32_t f) {
   const bool was_hw = fl.served && fl.hw;
   fl.served = false;
   fl.hw = false;
-  const SaId out_sa = snd.mgr->CurrentFor(fl.sel);
-  if (out_sa != sdk::kNoSa) {
-    auto oi = snd.mgr->Info(out_sa);
+  {
+    const std::optional<sdk::SaInfo> oi = snd.mgr->CurrentInfo(fl.sel);
     if (oi && oi->outbound != sdk::Placement::kNone) {
       const bool ohw = oi->outbound == sdk::Placement::kHardware;
       const bool ostop = ohw && snd.dev->Slot(Direction::kOut, oi->outbound_slot).state ==
                                     driver::SlotState::kHardExpired;
-      const SaId in_sa = rcv.mgr->FindByInboundSpi(oi->outbound_spi);
-      auto ii = in_sa == sdk::kNoSa ? Result<sdk::SaInfo>(MakeError(Errc::kNotFound, ""))
-                                    : rcv.mgr->Info(in_sa);
+      const std::optional<sdk::SaInfo> ii =
+          ostop ? std::nullopt : rcv.mgr->InfoByInboundSpi(oi->outbound_spi);
       if (!ostop && ii && ii->inbound != sdk::Placement::kNone) {
         const bool ihw = ii->inbound == sdk::Placement::kHardware;
         const bool istop = ihw && rcv.dev->Slot(Direction::kIn, ii->inbound_slot).state ==

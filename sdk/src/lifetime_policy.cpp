@@ -250,6 +250,17 @@ Result<LifetimePolicy> LifetimePolicy::Create(const LifetimePolicyConfig& config
   return LifetimePolicy(config, strongswan, clock, rng);
 }
 
+LifetimePolicy::LifetimePolicy(const LifetimePolicyConfig& config,
+                               const StrongswanResolved& strongswan, const Clock& clock, Rng& rng)
+    : config_(config), strongswan_(strongswan), clock_(&clock), rng_(&rng) {
+  const CountBasedConfig& c = config_.count_based;
+  const std::array<std::uint64_t, 3> limits = {c.hard_packets, c.hard_bytes, Ns(c.hard_time)};
+  for (std::size_t u = 0; u < limits.size(); ++u) {
+    count_points_[u].base = {Fraction(c.x_i, limits[u]), Fraction(c.x_r, limits[u])};
+    count_points_[u].fuzz = Fraction(kCountBasedFuzz, limits[u]);
+  }
+}
+
 SaLifetime LifetimePolicy::ForNewSa(const SaContext& context) {
   return ForNewSa(context, clock_->Now());
 }
@@ -286,24 +297,24 @@ SaLifetime LifetimePolicy::None(TimePoint at) const {
 
 SaLifetime LifetimePolicy::CountBased(const SaContext& context, TimePoint at) {
   const CountBasedConfig& c = config_.count_based;
-  const double x = context.designation == RekeyDesignation::kOther ? c.x_r : c.x_i;
+  const std::size_t x = context.designation == RekeyDesignation::kOther ? 1 : 0;  // X_r : X_i
   // soft = X * L + U(0, 0.05 * L), kept inside [1, L - 1]; a fresh draw per unit.
-  auto soft = [&](std::uint64_t limit) -> std::uint64_t {
+  auto soft = [&](std::uint64_t limit, std::size_t unit) -> std::uint64_t {
     if (limit < 2) return 0;
-    const std::uint64_t base = Fraction(x, limit);
-    const std::uint64_t fuzz = rng_->Uniform(0, Fraction(kCountBasedFuzz, limit));
+    const std::uint64_t base = count_points_[unit].base[x];
+    const std::uint64_t fuzz = rng_->Uniform(0, count_points_[unit].fuzz);
     const std::uint64_t sum = base > kU64Max - fuzz ? kU64Max : base + fuzz;
     return ClampSoft(sum, limit);
   };
   SaLifetime out;
   out.counts.hard_packets = c.hard_packets;
-  out.counts.soft_packets = soft(c.hard_packets);
+  out.counts.soft_packets = soft(c.hard_packets, 0);
   out.counts.hard_bytes = c.hard_bytes;
-  out.counts.soft_bytes = soft(c.hard_bytes);
+  out.counts.soft_bytes = soft(c.hard_bytes, 1);
   const std::uint64_t hard_ns = Ns(c.hard_time);
   if (hard_ns != 0) {
     out.hard_deadline = Deadline(at, hard_ns);
-    const std::uint64_t soft_ns = soft(hard_ns);
+    const std::uint64_t soft_ns = soft(hard_ns, 2);
     if (soft_ns != 0) out.soft_deadline = Deadline(at, soft_ns);
   }
   return out;

@@ -464,17 +464,24 @@ Status RekeyScheduler::Poll() {
 // does not name a time at which Poll() would find nothing to do: a gone SA's deadlines, a
 // draining SA's soft deadline (it never becomes active again; a hard one still removes it),
 // the timeout of an exchange that was answered or given up. Exactly the entries Poll() would
-// skip when they fell due.
+// skip when they fell due. A front already found live is not looked up again (one that went
+// stale since only costs Poll() a call with nothing to do).
 void RekeyScheduler::PruneStale() {
-  while (!deadlines_.empty()) {
+  while (!deadlines_.empty() && deadlines_.top().seq != live_deadline_seq_) {
     const Deadline& d = deadlines_.top().payload;
     const SaState st = manager_.StateOf(d.id);
-    if (st != SaState::kGone && (d.hard || st != SaState::kDraining)) break;
+    if (st != SaState::kGone && (d.hard || st != SaState::kDraining)) {
+      live_deadline_seq_ = deadlines_.top().seq;
+      break;
+    }
     deadlines_.pop();
   }
-  while (!timeouts_.empty()) {
+  while (!timeouts_.empty() && timeouts_.top().seq != live_timeout_seq_) {
     auto ex = exchanges_.find(timeouts_.top().payload);
-    if (ex != exchanges_.end() && ex->second.timeout_at == timeouts_.top().at) break;
+    if (ex != exchanges_.end() && ex->second.timeout_at == timeouts_.top().at) {
+      live_timeout_seq_ = timeouts_.top().seq;
+      break;
+    }
     timeouts_.pop();
   }
 }

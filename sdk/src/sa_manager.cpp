@@ -272,9 +272,9 @@ Result<SaId> SaManager::Allocate(const ChildSaSpec& spec, SlotClass cls) {
         rng_.Uniform(0, static_cast<std::uint64_t>(stats_.in_slots) - 1));
     r.in_spi = DrawSpi(target);
   }
-  by_in_spi_.emplace(r.in_spi, r.id);
   const SaId id = r.id;
-  sas_.Insert(id, std::move(r));
+  Record& stored = sas_.Insert(id, std::move(r));
+  by_in_spi_.emplace(stored.in_spi, &stored);
   return id;
 }
 
@@ -319,6 +319,7 @@ Status SaManager::InstallInboundSide(Record& r, driver::KeyMaterial key) {
   const std::uint32_t target = r.in_spi & (device_in_slots_ - 1);
   if (target < in_waiters_.size()) {
     in_waiters_[target].push_back(r.id);
+    ++in_waiting_;
     // Its slot is free and only the headroom kept it out: Poll() looks again once it allows.
     if (in_pool_.IsFree(target)) blocked_in_slots_.push_back(target);
   }
@@ -352,7 +353,7 @@ Status SaManager::PrepareOutbound(SaId id, std::uint32_t peer_spi, driver::KeyMa
   r->prepared = PreparedOut{peer_spi, std::move(key), limits};
   r->out_spi = peer_spi;
   r->out_limits = limits;
-  by_out_spi_[peer_spi] = id;
+  by_out_spi_[peer_spi] = r;
   return Ok();
 }
 
@@ -400,7 +401,7 @@ Status SaManager::ActivateOutbound(SaId id, SlotClass cls) {
     (void)Remove(id);
     return st;
   }
-  current_[r->spec.selector] = id;
+  current_[r->spec.selector] = r;
   SetState(*r, SaState::kActive);
   return Ok();
 }
@@ -451,9 +452,9 @@ Result<SaId> SaManager::AdoptSa(const driver::SaConfig& sa, std::uint64_t select
   bool fallback = false;
   ESPO_RETURN_IF_ERROR(PlaceDirection(r, sa.Clone(), cls, 0, 0, fallback, what));
   const SaId id = next_id_++;
-  (in ? by_in_spi_ : by_out_spi_).emplace(sa.spi, id);
-  if (!in) current_[selector] = id;
   Record& stored = sas_.Insert(id, std::move(r));
+  (in ? by_in_spi_ : by_out_spi_).emplace(sa.spi, &stored);
+  if (!in) current_[selector] = &stored;
   if (fallback) Emit(MakeEvent(SaEventKind::kFallback, stored, sa.dir));
   SetState(stored, SaState::kActive);
   return id;
@@ -512,6 +513,7 @@ Status SaManager::PlaceDirection(Record& r, driver::SaConfig config, SlotClass c
     ++stats_.software_in;
     if (target < in_waiters_.size()) {
       in_waiters_[target].push_back(r.id);
+      ++in_waiting_;
       if (in_pool_.IsFree(target)) blocked_in_slots_.push_back(target);  // see above
     }
   } else {
@@ -597,10 +599,10 @@ Status SaManager::RemoveOutboundSide(Record& r) {
   r.prepared.reset();
   if (r.out_spi != 0) {
     auto it = by_out_spi_.find(r.out_spi);
-    if (it != by_out_spi_.end() && it->second == r.id) by_out_spi_.erase(it);
+    if (it != by_out_spi_.end() && it->second == &r) by_out_spi_.erase(it);
   }
   auto cur = current_.find(r.spec.selector);
-  if (cur != current_.end() && cur->second == r.id) current_.erase(cur);
+  if (cur != current_.end() && cur->second == &r) current_.erase(cur);
   return result;
 }
 
@@ -633,7 +635,7 @@ void SaManager::Forget(Record& r) {
   SetState(r, SaState::kGone);
   if (r.in_spi != 0) {  // 0: an adopted outbound-only SA has no inbound SPI
     auto it = by_in_spi_.find(r.in_spi);
-    if (it != by_in_spi_.end() && it->second == r.id) by_in_spi_.erase(it);
+    if (it != by_in_spi_.end() && it->second == &r) by_in_spi_.erase(it);
     const TimePoint until = clock_.Now() + options_.spi_quarantine;
     if (quarantine_set_.insert(r.in_spi).second) quarantine_.emplace_back(until, r.in_spi);
   }
@@ -693,6 +695,11 @@ Status SaManager::Poll() {
   // Inbound: an SA can only live in the slot its SPI encodes.
   // Slots freed since the last Poll, plus free slots whose waiters only the headroom kept out
   // (looked at again once the headroom allows a kNew slot).
+  if (in_waiting_ == 0) {  // nothing on software waits for an inbound slot
+    freed_in_slots_.clear();
+    blocked_in_slots_.clear();
+    return first_error;
+  }
   std::vector<std::uint32_t> freed;
   freed.swap(freed_in_slots_);
   if (blocked_in_slots_.size() > stats_.in_slots) {  // bounded while the headroom holds
@@ -712,6 +719,7 @@ Status SaManager::Poll() {
            CanTake(in_pool_, options_.headroom_in, SlotClass::kNew)) {
       const SaId id = waiters.front();
       waiters.erase(waiters.begin());
+      --in_waiting_;
       Record* r = Find(id);
       if (r == nullptr || r->in_place != Placement::kSoftware || r->state == SaState::kDraining) {
         continue;
@@ -920,6 +928,22 @@ Result<std::vector<PacketResult>> SaManager::Receive(std::span<const Bytes> pack
 Result<SaInfo> SaManager::Info(SaId id) const {
   const Record* r = Find(id);
   if (r == nullptr) return MakeError(Errc::kNotFound, SaName(id) + ": no such SA (gone)");
+  return InfoOf(r);
+}
+
+std::optional<SaInfo> SaManager::CurrentInfo(std::uint64_t selector) const {
+  auto it = current_.find(selector);
+  if (it == current_.end()) return std::nullopt;
+  return InfoOf(it->second);
+}
+
+std::optional<SaInfo> SaManager::InfoByInboundSpi(std::uint32_t spi) const {
+  auto it = by_in_spi_.find(spi);
+  if (it == by_in_spi_.end()) return std::nullopt;
+  return InfoOf(it->second);
+}
+
+SaInfo SaManager::InfoOf(const Record* r) {
   SaInfo info;
   info.id = r->id;
   info.selector = r->spec.selector;
@@ -943,17 +967,17 @@ SaState SaManager::StateOf(SaId id) const {
 
 SaId SaManager::CurrentFor(std::uint64_t selector) const {
   auto it = current_.find(selector);
-  return it == current_.end() ? kNoSa : it->second;
+  return it == current_.end() ? kNoSa : it->second->id;
 }
 
 SaId SaManager::FindByInboundSpi(std::uint32_t spi) const {
   auto it = by_in_spi_.find(spi);
-  return it == by_in_spi_.end() ? kNoSa : it->second;
+  return it == by_in_spi_.end() ? kNoSa : it->second->id;
 }
 
 SaId SaManager::FindByOutboundSpi(std::uint32_t spi) const {
   auto it = by_out_spi_.find(spi);
-  return it == by_out_spi_.end() ? kNoSa : it->second;
+  return it == by_out_spi_.end() ? kNoSa : it->second->id;
 }
 
 const ChildSaSpec* SaManager::SpecOf(SaId id) const {

@@ -20,6 +20,7 @@
 //   SaLifetime out = policy.ForNewSa({SaDirection::kOutbound, ExchangeRole::kInitiator, who});
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -180,16 +181,23 @@ class LifetimePolicy {
 
  private:
   LifetimePolicy(const LifetimePolicyConfig& config, const StrongswanResolved& strongswan,
-                 const Clock& clock, Rng& rng)
-      : config_(config), strongswan_(strongswan), clock_(&clock), rng_(&rng) {}
+                 const Clock& clock, Rng& rng);
 
   SaLifetime None(TimePoint at) const;
   SaLifetime CountBased(const SaContext& context, TimePoint at);
   SaLifetime Strongswan(const SaContext& context, TimePoint at);
   SaLifetime Libreswan(const SaContext& context, TimePoint at);
 
+  // Count-based soft points of one unit (packets, bytes, ns), fixed by the configuration:
+  // floor(X * L) for X_i and X_r, and the fuzz range floor(0.05 * L).
+  struct SoftPoints {
+    std::array<std::uint64_t, 2> base{};  // [0] X_i, [1] X_r
+    std::uint64_t fuzz = 0;
+  };
+
   LifetimePolicyConfig config_;
   StrongswanResolved strongswan_;
+  std::array<SoftPoints, 3> count_points_{};  // packets, bytes, ns
   const Clock* clock_;
   Rng* rng_;
 };

@@ -262,6 +262,9 @@ class RekeyScheduler {
   // Rekey timeouts: new SA of an own exchange, in (when, start order) order; stale entries
   // skipped.
   detail::TimeQueue<SaId> timeouts_;
+  // PruneStale: push order of the fronts last found live (TimeQueue seqs start at 0).
+  std::uint64_t live_deadline_seq_ = ~std::uint64_t{0};
+  std::uint64_t live_timeout_seq_ = ~std::uint64_t{0};
   detail::FlatMap<SaId, std::uint32_t> attempts_;  // old SA -> own exchanges started
   double tokens_ = 0.0;
   TimePoint last_refill_;

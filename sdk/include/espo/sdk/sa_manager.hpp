@@ -325,6 +325,10 @@ class SaManager {
   // ---- queries ----
   // kNotFound once the SA is gone.
   Result<SaInfo> Info(SaId id) const;
+  // Info of the selector's current outbound SA / of the SA with this inbound SPI, in one lookup
+  // (CurrentFor / FindByInboundSpi + Info take two); empty if there is none.
+  std::optional<SaInfo> CurrentInfo(std::uint64_t selector) const;
+  std::optional<SaInfo> InfoByInboundSpi(std::uint32_t spi) const;
   // kGone for unknown or removed SAs.
   SaState StateOf(SaId id) const;
   // The selector's current outbound SA, or kNoSa.
@@ -350,16 +354,18 @@ class SaManager {
     CountLimits limits;
   };
   struct Record {
+    // Hot fields first (one cache line with spec.selector): most lookups read only these.
     SaId id = kNoSa;
-    ChildSaSpec spec;
     SaState state = SaState::kLarval;
-    std::uint32_t in_spi = 0;
-    std::uint32_t out_spi = 0;
     Placement in_place = Placement::kNone;
     Placement out_place = Placement::kNone;
     bool in_sw_reserved = false;  // inbound will go to software (no slot was free)
+    bool adopted = false;
+    std::uint32_t in_spi = 0;
+    std::uint32_t out_spi = 0;
     std::uint32_t in_slot = kNoSlotIndex;
     std::uint32_t out_slot = kNoSlotIndex;
+    ChildSaSpec spec;
     std::optional<PreparedOut> prepared;
     CountLimits in_limits;
     CountLimits out_limits;
@@ -369,7 +375,6 @@ class SaManager {
     std::uint64_t in_base_bytes = 0;
     std::uint64_t out_base_packets = 0;
     std::uint64_t out_base_bytes = 0;
-    bool adopted = false;
     std::optional<TimePoint> drain_until;
   };
   // O(1) free list with removal of a given index (swap with last).
@@ -417,6 +422,7 @@ class SaManager {
   SaManager(driver::Engine& engine, const Clock& clock, Rng& rng, const SaManagerOptions& options);
   Record* Find(SaId id);
   const Record* Find(SaId id) const;
+  static SaInfo InfoOf(const Record* r);
   void SetState(Record& r, SaState to);
   void Emit(const SaEvent& event);
   SaEvent MakeEvent(SaEventKind kind, const Record& r, driver::Direction dir) const;
@@ -456,14 +462,16 @@ class SaManager {
   SoftwareEsp software_;
   SaId next_id_ = 1;
   RecordStore sas_;
-  detail::FlatMap<std::uint32_t, SaId> by_in_spi_;
-  detail::FlatMap<std::uint32_t, SaId> by_out_spi_;
-  detail::FlatMap<std::uint64_t, SaId> current_;                // selector -> outbound SA
+  // Indexes to records (stable addresses; entries removed before their record is freed).
+  detail::FlatMap<std::uint32_t, Record*> by_in_spi_;
+  detail::FlatMap<std::uint32_t, Record*> by_out_spi_;
+  detail::FlatMap<std::uint64_t, Record*> current_;             // selector -> outbound SA
   std::deque<std::pair<TimePoint, std::uint32_t>> quarantine_;  // FIFO: constant quarantine
   detail::FlatSet<std::uint32_t> quarantine_set_;
   std::deque<std::pair<TimePoint, SaId>> drains_;  // FIFO: constant drain interval
   std::deque<SaId> out_waiters_;                   // software outbound SAs, oldest first
   std::vector<std::vector<SaId>> in_waiters_;      // slot -> software inbound SAs encoding it
+  std::size_t in_waiting_ = 0;                     // entries in in_waiters_ (stale ones too)
   std::vector<std::uint32_t> freed_in_slots_;      // since the last Poll()
   std::vector<std::uint32_t> blocked_in_slots_;    // free slots with waiters held by headroom
   std::vector<SaEvent> events_;
