@@ -32,10 +32,12 @@ TEST(TimeQueue, PopsInTimeThenPushOrderLikeABinaryHeap) {
     std::uint64_t order = 0;
     std::int64_t now = 0;
     // Deadlines from "now" up to hours ahead (many buckets), with deliberate ties.
-    const std::int64_t spans[] = {1'000, 1'000'000'000, 3'600'000'000'000, 30'000'000'000'000};
+    // ... and beyond the ring's ~78 hours (the overflow map).
+    const std::int64_t spans[] = {1'000, 1'000'000'000, 3'600'000'000'000, 30'000'000'000'000,
+                                  1'000'000'000'000'000};
     for (int op = 0; op < 20000; ++op) {
       if (rng() % 3 != 0 || ref.empty()) {
-        const std::int64_t span = spans[rng() % 4];
+        const std::int64_t span = spans[rng() % 5];
         const std::int64_t at = now + static_cast<std::int64_t>(rng() % span) / 1000 * 1000;
         const auto payload = static_cast<std::uint32_t>(rng());
         q.push(TimePoint(Duration(at)), payload);
