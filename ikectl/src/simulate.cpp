@@ -42,6 +42,7 @@
 #include "espo/driver/engine.hpp"
 #include "espo/driver/key_material.hpp"
 #include "espo/sdk/clock.hpp"
+#include "espo/sdk/flat_map.hpp"
 #include "espo/sdk/lifetime_policy.hpp"
 #include "espo/sdk/random.hpp"
 #include "espo/sdk/rekey_scheduler.hpp"
@@ -147,6 +148,45 @@ class Handler final : public sdk::RekeyHandler {
   std::uint32_t shard_;
 };
 
+// The live SAs of one selector at one end: two fit inline (an SA and its replacement), more
+// (duplicates) spill to the heap.
+class LiveIds {
+ public:
+  std::size_t size() const { return n_ <= kInline ? n_ : more_.size(); }
+  void push_back(SaId id) {
+    if (n_ < kInline) {
+      inline_[n_++] = id;
+      return;
+    }
+    if (n_ == kInline) more_.assign(inline_.begin(), inline_.end());
+    more_.push_back(id);
+    ++n_;
+  }
+  void erase(SaId id) {
+    if (n_ > kInline) {
+      more_.erase(std::remove(more_.begin(), more_.end(), id), more_.end());
+      n_ = static_cast<std::uint32_t>(more_.size());
+      if (n_ <= kInline) {
+        std::copy(more_.begin(), more_.end(), inline_.begin());
+        more_.clear();
+      }
+      return;
+    }
+    auto end = std::remove(inline_.begin(), inline_.begin() + n_, id);
+    n_ = static_cast<std::uint32_t>(end - inline_.begin());
+  }
+  std::vector<SaId> ids() const {
+    if (n_ > kInline) return more_;
+    return {inline_.begin(), inline_.begin() + n_};
+  }
+
+ private:
+  static constexpr std::uint32_t kInline = 2;
+  std::array<SaId, kInline> inline_{};
+  std::uint32_t n_ = 0;
+  std::vector<SaId> more_;
+};
+
 struct Shard {
   driver::CountingDevice* dev = nullptr;  // owned by engine
   std::unique_ptr<driver::Engine> engine;
@@ -161,10 +201,10 @@ struct Shard {
   // the event loop does before polling (which sets need_poll whenever it could make something
   // due now), changes it, so the loop need not ask the scheduler again in between.
   std::optional<TimePoint> next;
-  std::unordered_set<SaId> started;     // old SAs with a StartRekey since they entered rekeying
-  std::unordered_set<SaId> peer_req;    // old SAs the peer asked to rekey
+  sdk::detail::FlatSet<SaId> started;   // old SAs with a StartRekey since they entered rekeying
+  sdk::detail::FlatSet<SaId> peer_req;  // old SAs the peer asked to rekey
   std::vector<SaId> entered;            // SAs that entered rekeying (checked after Poll)
-  std::vector<std::vector<SaId>> live;  // local selector index -> live (active / rekeying) SAs
+  std::vector<LiveIds> live;            // local selector index -> live (active / rekeying) SAs
   std::uint64_t rekeys_base = 0;        // stats of schedulers replaced by a reboot
   std::uint64_t collisions_base = 0;
 };
@@ -707,7 +747,7 @@ void Sim::Teardown(std::uint32_t sel) {
   const std::uint32_t k = ShardOf(sel);
   for (int side : {kA, kB}) {
     Shard& sh = shards_[side][k];
-    const std::vector<SaId> ids = sh.live[LocalOf(sel)];
+    const std::vector<SaId> ids = sh.live[LocalOf(sel)].ids();
     for (SaId id : ids) Note(sh.sched->DeleteChildSa(id));
   }
   MarkSelectorDirty(sel);
@@ -736,7 +776,7 @@ void Sim::OnSaEvent(int side, std::uint32_t shard, const sdk::SaEvent& e) {
     MarkDirty(sends);  // a new current outbound SA, or the outbound side removed
   }
   // active <-> rekeying changes no mapping.
-  std::vector<SaId>& live = sh.live[LocalOf(sel)];
+  LiveIds& live = sh.live[LocalOf(sel)];
   const bool was_live = e.from == SaState::kActive || e.from == SaState::kRekeying;
   const bool is_live = e.to == SaState::kActive || e.to == SaState::kRekeying;
   if (!was_live && is_live) {
@@ -744,7 +784,7 @@ void Sim::OnSaEvent(int side, std::uint32_t shard, const sdk::SaEvent& e) {
     if (live.size() == 2) sels_[sel].dup_since[side] = now_;
   } else if (was_live && !is_live) {
     if (live.size() == 2) CloseDuplicate(sel, side, now_);
-    live.erase(std::remove(live.begin(), live.end(), e.sa), live.end());
+    live.erase(e.sa);
     if (live.size() < 2 && shards_[1 - side][shard].live[LocalOf(sel)].size() < 2) {
       sels_[sel].dup_open = false;
     }

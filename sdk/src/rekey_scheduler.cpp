@@ -407,8 +407,10 @@ Status RekeyScheduler::Poll() {
   ESPO_ASSIGN_OR_RETURN(std::vector<SaEvent> events, manager_.CollectEvents());
   for (const SaEvent& e : events) {
     handler_.OnEvent(e);
+    const bool limit = e.kind == SaEventKind::kSoft || e.kind == SaEventKind::kHard ||
+                       e.kind == SaEventKind::kSeqOverflow;
     // Adopted SAs (keys chosen outside) belong to their owner: reported, never rekeyed or removed.
-    if (manager_.IsAdopted(e.sa)) continue;
+    if (!limit || manager_.IsAdopted(e.sa)) continue;
     switch (e.kind) {
       case SaEventKind::kSoft: {
         ++stats_.soft_events;
