@@ -30,9 +30,10 @@ Result<KeyMaterial> KeyMaterial::FromBytes(ByteSpan key_and_salt) {
                      "key: expected 20 or 36 bytes (AES-128/256 key + 4-byte salt), got " +
                          std::to_string(key_and_salt.size()));
   }
-  KeyMaterial out;
-  std::copy(key_and_salt.begin(), key_and_salt.end(), out.bytes_.begin());
-  out.size_ = key_and_salt.size();
+  // Built in the Result itself (returned without a move, so no moved-from copy to wipe).
+  Result<KeyMaterial> out(tl::in_place);
+  std::copy(key_and_salt.begin(), key_and_salt.end(), out->bytes_.begin());
+  out->size_ = key_and_salt.size();
   return out;
 }
 
@@ -44,6 +45,10 @@ KeyMaterial KeyMaterial::Clone() const {
 }
 
 void KeyMaterial::Wipe() {
+  // Every path that stores key bytes also sets size_ != 0 (FromBytes, Clone, the moves), and every
+  // path that clears size_ runs the cleanse first, so an empty KeyMaterial holds only zeros: moved-
+  // from and default objects (most destructor and move-assignment calls) skip the cleanse.
+  if (size_ == 0) return;
   OPENSSL_cleanse(bytes_.data(), bytes_.size());
   size_ = 0;
 }
