@@ -10,6 +10,8 @@
 #include <limits>
 #include <string>
 
+#include "write_decode.hpp"
+
 #include "espo/regmap/espo_regs.hpp"
 
 namespace espo::driver {
@@ -17,7 +19,6 @@ namespace {
 
 namespace rm = ::espo::regmap;
 
-constexpr std::size_t kRegWords = 4096 / 4;
 constexpr std::uint64_t kNoLimitAhead = std::numeric_limits<std::uint64_t>::max();
 
 // Commit status codes (SA_COMMIT_STATUS.CODE), as ModelState reports them.
@@ -49,6 +50,12 @@ std::uint64_t PacketsUntil(std::uint64_t value, std::uint64_t limit, std::uint64
 std::uint32_t Lo(std::uint64_t v) { return static_cast<std::uint32_t>(v); }
 std::uint32_t Hi(std::uint64_t v) { return static_cast<std::uint32_t>(v >> 32U); }
 
+// The error of a write to no writable register (out of line: WriteReg stays a small leaf).
+[[gnu::noinline]] Status NotWritable(std::uint32_t offset) {
+  return MakeError(Errc::kDevice, "counting device: register at offset " + std::to_string(offset) +
+                                      " is not writable");
+}
+
 }  // namespace
 
 Result<std::unique_ptr<CountingDevice>> CountingDevice::Create(const CountingOptions& options) {
@@ -68,7 +75,7 @@ CountingDevice::CountingDevice(const CountingOptions& options)
     : options_(options),
       in_(options.sa_slots),
       out_(options.sa_slots),
-      regs_(kRegWords, 0),
+      regs_(kRegWindowWords, 0),
       read_port_(2 + rm::kSaReadCounterCount, 0) {}
 
 CountingDevice::~CountingDevice() = default;
@@ -154,38 +161,33 @@ Result<std::uint32_t> CountingDevice::ReadReg(std::uint32_t offset) {
 
 Status CountingDevice::WriteReg(std::uint32_t offset, std::uint32_t value) {
   ++stats_.reg_writes;
-  if (offset >= rm::kStageKeyOffset && offset < rm::StageKeyOffset(rm::kStageKeyCount) &&
-      offset % 4 == 0) {
-    return Ok();  // no crypto: the key is not kept
-  }
-  switch (offset) {
-    case rm::kStageSaltOffset:
+  switch (DecodeWrite(offset)) {
+    case WriteKind::kPlain:
+      regs_[offset / 4] = value;
       return Ok();
-    case rm::kSaCommitOffset:
+    case WriteKind::kKey:
+    case WriteKind::kSalt:
+      return Ok();  // no crypto: the key is not kept
+    case WriteKind::kCommit:
       Commit(value);
       return Ok();
-    case rm::kSaReadSelOffset:
+    case WriteKind::kReadSel:
       regs_[offset / 4] = value;
       LatchReadPort(value);
       return Ok();
-    case rm::kEvtPopOffset:
+    case WriteKind::kEvtPop:
       if (event_head_ < events_.size()) ++event_head_;
       if (event_head_ == events_.size()) {
         events_.clear();
         event_head_ = 0;
       }
       return Ok();
-    case rm::kCtrlOffset:
+    case WriteKind::kCtrl:
       return Ok();  // START is ignored: there are no packets
-    default:
+    case WriteKind::kNone:
       break;
   }
-  if (rm::IsReadWriteOffset(offset)) {
-    regs_[offset / 4] = value;
-    return Ok();
-  }
-  return MakeError(Errc::kDevice, "counting device: register at offset " + std::to_string(offset) +
-                                      " is not writable");
+  return NotWritable(offset);
 }
 
 Result<DmaBuffer> CountingDevice::AllocBuffer(std::size_t bytes) {

@@ -18,7 +18,7 @@ bool Crossed(std::uint64_t value, std::uint64_t limit) { return limit != 0 && va
 ModelState::ModelState(const ModelOptions& options)
     : options_(options), out_(options.sa_slots), in_(options.sa_slots) {}
 
-CommitCode ModelState::Install(Direction dir, std::uint32_t slot, SaConfig sa) {
+CommitCode ModelState::Install(Direction dir, std::uint32_t slot, SaConfig&& sa) {
   if (slot >= options_.sa_slots) return CommitCode::kBadSlot;
   ModelSlot& s = Table(dir)[slot];
   if (s.state != SlotState::kFree) return CommitCode::kSlotBusy;
@@ -26,16 +26,15 @@ CommitCode ModelState::Install(Direction dir, std::uint32_t slot, SaConfig sa) {
   if (dir == Direction::kIn && (sa.spi & (options_.sa_slots - 1)) != slot) {
     return CommitCode::kBadParam;  // inbound lookup is by the SPI's low bits
   }
-  std::optional<ReplayWindow> window;
+  // A free slot is always the default ModelSlot (the constructor and Remove leave it so, and
+  // nothing writes a free slot), so only what an active slot adds is set here.
   if (dir == Direction::kIn) {
-    auto w = ReplayWindow::Create(sa.replay_window, sa.esn, sa.replay_seq);
-    if (!w) return CommitCode::kBadParam;
-    window = *w;
+    const auto window = ReplayWindow::Create(sa.replay_window, sa.esn, sa.replay_seq);
+    if (!window) return CommitCode::kBadParam;  // the last check: the slot is still untouched
+    s.window.emplace(*window);
   }
-  s = ModelSlot{};
   s.state = SlotState::kActive;
   s.seq = dir == Direction::kOut ? sa.oseq : 0;
-  s.window = window;
   s.sa = std::move(sa);
   return CommitCode::kOk;
 }

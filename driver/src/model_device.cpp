@@ -13,6 +13,7 @@
 #include <openssl/crypto.h>
 
 #include "model_state.hpp"
+#include "write_decode.hpp"
 
 #include "espo/driver/gcm_reference.hpp"
 #include "espo/regmap/espo_regs.hpp"
@@ -24,7 +25,6 @@ namespace rm = ::espo::regmap;
 
 constexpr std::uint64_t kBufferBase = 0x1000'0000ULL;
 constexpr std::uint64_t kBufferAlign = 4096;
-constexpr std::size_t kRegWords = 4096 / 4;
 
 bool IsPowerOfTwo(std::uint32_t v) { return v != 0 && (v & (v - 1)) == 0; }
 
@@ -38,13 +38,16 @@ std::string Hex32(std::uint32_t v) {
   return out;
 }
 
+// The error of a write to no writable register (out of line: WriteReg stays a small leaf).
+[[gnu::noinline]] Status NotWritable(std::uint32_t offset) {
+  return MakeError(Errc::kDevice,
+                   "model: register at offset " + Hex32(offset) + " is not writable");
+}
+
 class ModelDevice final : public Device {
  public:
   explicit ModelDevice(const ModelOptions& options) : state_(options) {}
-  ~ModelDevice() override {
-    OPENSSL_cleanse(stage_key_.data(), sizeof(stage_key_));
-    OPENSSL_cleanse(&stage_salt_, sizeof(stage_salt_));
-  }
+  ~ModelDevice() override { OPENSSL_cleanse(stage_secret_.data(), stage_secret_.size()); }
   ModelDevice(const ModelDevice&) = delete;
   ModelDevice& operator=(const ModelDevice&) = delete;
   ModelDevice(ModelDevice&&) = delete;
@@ -103,19 +106,27 @@ class ModelDevice final : public Device {
     return &mem;
   }
 
-  void Commit(std::uint32_t value);
-  Result<SaConfig> StagedSa(Direction dir) const;
-  void LatchReadPort(std::uint32_t value);
-  void RunBatchNow();
+  // Out of line (noinline) so that WriteReg, called ~30 times per SA install, stays a small leaf.
+  [[gnu::noinline]] void Commit(std::uint32_t value);
+  // Decodes the staging registers into `sa` (key included) for an INSTALL commit; reorders the
+  // key staging bytes (wiped by the commit anyway).
+  Status StagedSa(Direction dir, SaConfig& sa);
+  SaLimits StagedLimits() const;
+  [[gnu::noinline]] void LatchReadPort(std::uint32_t value);
+  [[gnu::noinline]] void RunBatchNow();
   // Bus-side memory access for the batch runner (false = bus error).
   bool BusRead(std::uint64_t address, MutableByteSpan out) const;
   bool BusWrite(std::uint64_t address, ByteSpan data);
 
+  static constexpr std::size_t kSaltAt = std::size_t{4} * rm::kStageKeyCount;  // STAGE_SALT
+
   ModelState state_;
   // Plain read/write registers by offset / 4 (the AXI-Lite window is 4 KiB).
-  std::array<std::uint32_t, kRegWords> rw_{};
-  std::array<std::uint32_t, 8> stage_key_{};
-  std::uint32_t stage_salt_ = 0;
+  std::array<std::uint32_t, kRegWindowWords> rw_{};
+  // Write-only key staging as the key bytes: STAGE_KEY0..7 (each big-endian) then STAGE_SALT.
+  // Wiped at every commit that follows a write to it (secret_staged_) and in the destructor.
+  std::array<std::uint8_t, KeyMaterial::kMaxBytes> stage_secret_{};
+  bool secret_staged_ = false;
   std::uint32_t commit_status_ = 0;
   std::uint32_t ctrl_ = rm::kCtrlIdle.Set(0, 1);
   std::uint32_t out_count_ = 0;
@@ -216,42 +227,40 @@ Result<std::uint32_t> ModelDevice::ReadReg(std::uint32_t offset) {
 }
 
 Status ModelDevice::WriteReg(std::uint32_t offset, std::uint32_t value) {
-  if (offset >= rm::kStageKeyOffset && offset < rm::StageKeyOffset(rm::kStageKeyCount) &&
-      offset % 4 == 0) {
-    stage_key_[(offset - rm::kStageKeyOffset) / 4] = value;
-    return Ok();
-  }
-  switch (offset) {
-    case rm::kStageSaltOffset:
-      stage_salt_ = value;
+  const std::uint32_t word = offset / 4;
+  switch (DecodeWrite(offset)) {
+    case WriteKind::kPlain:
+      rw_[word] = value;
       return Ok();
-    case rm::kSaCommitOffset:
+    case WriteKind::kKey:
+      StoreBe32(std::span(stage_secret_).subspan(offset - rm::kStageKeyOffset, 4), value);
+      secret_staged_ = true;
+      return Ok();
+    case WriteKind::kSalt:
+      StoreBe32(std::span(stage_secret_).subspan(kSaltAt, 4), value);
+      secret_staged_ = true;
+      return Ok();
+    case WriteKind::kCommit:
       Commit(value);
       return Ok();
-    case rm::kSaReadSelOffset:
-      rw_[offset / 4] = value;
+    case WriteKind::kReadSel:
+      rw_[word] = value;
       LatchReadPort(value);
       return Ok();
-    case rm::kEvtPopOffset:
+    case WriteKind::kEvtPop:
       state_.PopEvent();
       return Ok();
-    case rm::kCtrlOffset:
+    case WriteKind::kCtrl:
       if (rm::kCtrlStart.Get(value) != 0) RunBatchNow();
       return Ok();
-    default:
+    case WriteKind::kNone:
       break;
   }
-  if (rm::IsReadWriteOffset(offset)) {
-    rw_[offset / 4] = value;
-    return Ok();
-  }
-  return MakeError(Errc::kDevice,
-                   "model: register at offset " + Hex32(offset) + " is not writable");
+  return NotWritable(offset);
 }
 
-Result<SaConfig> ModelDevice::StagedSa(Direction dir) const {
-  auto reg = [this](std::uint32_t off) { return off / 4 < rw_.size() ? rw_[off / 4] : 0U; };
-  SaConfig sa;
+Status ModelDevice::StagedSa(Direction dir, SaConfig& sa) {
+  auto reg = [this](std::uint32_t off) { return rw_[off / 4]; };
   sa.dir = dir;
   sa.spi = reg(rm::kStageSpiOffset);
   const std::uint32_t flags = reg(rm::kStageFlagsOffset);
@@ -260,14 +269,14 @@ Result<SaConfig> ModelDevice::StagedSa(Direction dir) const {
   sa.mode = rm::kStageFlagsMode.Get(flags) != 0 ? Mode::kTransport : Mode::kTunnel;
   sa.icv_bytes = static_cast<std::uint8_t>(4 * rm::kStageFlagsIcvWords.Get(flags));
   const bool v6 = rm::kStageFlagsIpv6.Get(flags) != 0;
-  const std::size_t key_words = rm::kStageFlagsKey256.Get(flags) != 0 ? 8 : 4;
-  std::array<std::uint8_t, KeyMaterial::kMaxBytes> raw{};
-  for (std::size_t i = 0; i < key_words; ++i)
-    StoreBe32(std::span(raw).subspan(4 * i), stage_key_[i]);
-  StoreBe32(std::span(raw).subspan(4 * key_words), stage_salt_);
-  auto key = KeyMaterial::FromBytes(std::span(raw).first(4 * key_words + 4));
-  OPENSSL_cleanse(raw.data(), raw.size());
-  if (!key) return tl::unexpected(key.error());
+  const std::size_t key_bytes = rm::kStageFlagsKey256.Get(flags) != 0 ? 32 : 16;
+  if (key_bytes != kSaltAt) {
+    // The salt follows the key (KeyMaterial's layout): move it down behind a 128-bit key.
+    std::copy_n(stage_secret_.begin() + kSaltAt, KeyMaterial::kSaltBytes,
+                stage_secret_.begin() + static_cast<std::ptrdiff_t>(key_bytes));
+  }
+  auto key = KeyMaterial::FromBytes(std::span(stage_secret_).first(key_bytes + 4));
+  if (!key) return tl::unexpected(std::move(key).error());
   sa.key = std::move(*key);
   sa.replay_window = reg(rm::kStageReplayWindowOffset);
   const std::uint64_t seq =
@@ -292,12 +301,16 @@ Result<SaConfig> ModelDevice::StagedSa(Direction dir) const {
     sa.encap = UdpEncap{static_cast<std::uint16_t>(rm::kStageUdpPortsSport.Get(ports)),
                         static_cast<std::uint16_t>(rm::kStageUdpPortsDport.Get(ports))};
   }
-  auto limit = [&](std::uint32_t i) {
-    return (static_cast<std::uint64_t>(reg(rm::StageLimitOffset(i + 1))) << 32U) |
-           reg(rm::StageLimitOffset(i));
+  sa.limits = StagedLimits();
+  return Ok();
+}
+
+SaLimits ModelDevice::StagedLimits() const {
+  auto limit = [this](std::uint32_t i) {
+    return (static_cast<std::uint64_t>(rw_[rm::StageLimitOffset(i + 1) / 4]) << 32U) |
+           rw_[rm::StageLimitOffset(i) / 4];
   };
-  sa.limits = SaLimits{limit(0), limit(2), limit(4), limit(6)};
-  return sa;
+  return SaLimits{limit(0), limit(2), limit(4), limit(6)};
 }
 
 void ModelDevice::Commit(std::uint32_t value) {
@@ -307,22 +320,22 @@ void ModelDevice::Commit(std::uint32_t value) {
   CommitCode code = CommitCode::kBadOp;
   switch (op) {
     case rm::SaCommitOp::kInstall: {
-      auto sa = StagedSa(dir);
-      code = sa ? state_.Install(dir, slot, std::move(*sa)) : CommitCode::kBadParam;
+      SaConfig sa;
+      code = StagedSa(dir, sa) ? state_.Install(dir, slot, std::move(sa)) : CommitCode::kBadParam;
       break;
     }
     case rm::SaCommitOp::kRemove:
       code = state_.Remove(dir, slot);
       break;
-    case rm::SaCommitOp::kSetLimits: {
-      auto sa = StagedSa(dir);
-      code = sa ? state_.SetLimits(dir, slot, sa->limits) : CommitCode::kBadParam;
+    case rm::SaCommitOp::kSetLimits:
+      code = state_.SetLimits(dir, slot, StagedLimits());
       break;
-    }
   }
-  // Staging never keeps key material past a commit.
-  OPENSSL_cleanse(stage_key_.data(), sizeof(stage_key_));
-  OPENSSL_cleanse(&stage_salt_, sizeof(stage_salt_));
+  // Staging never keeps key material past a commit (untouched staging already holds zeros).
+  if (secret_staged_) {
+    OPENSSL_cleanse(stage_secret_.data(), stage_secret_.size());
+    secret_staged_ = false;
+  }
   commit_status_ = rm::kSaCommitStatusCode.Set(0, static_cast<std::uint32_t>(code));
 }
 

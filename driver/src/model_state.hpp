@@ -33,6 +33,8 @@ inline constexpr std::uint32_t kEventSoft = 1;
 inline constexpr std::uint32_t kEventHard = 2;
 inline constexpr std::uint32_t kEventSeqOverflow = 3;
 
+// A free slot is always a default ModelSlot: the tables start so, REMOVE resets a slot to it,
+// and nothing writes a free slot (INSTALL relies on this).
 struct ModelSlot {
   SlotState state = SlotState::kFree;
   bool seq_overflow = false;
@@ -67,7 +69,8 @@ class ModelState {
   explicit ModelState(const ModelOptions& options);
 
   const ModelOptions& options() const { return options_; }
-  CommitCode Install(Direction dir, std::uint32_t slot, SaConfig sa);
+  // All-or-nothing: `sa` is moved into the slot only when the code is kOk.
+  CommitCode Install(Direction dir, std::uint32_t slot, SaConfig&& sa);
   CommitCode Remove(Direction dir, std::uint32_t slot);
   CommitCode SetLimits(Direction dir, std::uint32_t slot, const SaLimits& limits);
   const ModelSlot* Find(Direction dir, std::uint32_t slot) const;

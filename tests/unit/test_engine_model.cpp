@@ -14,6 +14,7 @@
 #include "esp_test_util.hpp"
 #include "test_seed.hpp"
 
+#include "espo/driver/counting_device.hpp"
 #include "espo/driver/engine.hpp"
 #include "espo/driver/esp.hpp"
 #include "espo/driver/model_device.hpp"
@@ -179,6 +180,32 @@ TEST(EngineModelTest, KeyRegistersNeverReadBack) {
     EXPECT_EQ(*d.ReadReg(rm::StageKeyOffset(i)), 0U);
   }
   EXPECT_EQ(*d.ReadReg(rm::kStageSaltOffset), 0U);
+}
+
+TEST(EngineModelTest, DevicesAcceptWritesExactlyAtWritableRegisters) {
+  // Every "rw" register and the write-only ones (SA_COMMIT, STAGE_KEY0..7, STAGE_SALT, EVT_POP)
+  // take a write; every other offset, unaligned ones and offsets past the 4 KiB window fail.
+  auto writable = [](std::uint32_t offset) {
+    const bool key = offset >= rm::kStageKeyOffset &&
+                     offset < rm::StageKeyOffset(rm::kStageKeyCount) && offset % 4 == 0;
+    return rm::IsReadWriteOffset(offset) || key || offset == rm::kSaCommitOffset ||
+           offset == rm::kStageSaltOffset || offset == rm::kEvtPopOffset;
+  };
+  auto model = OpenModelDevice();
+  ASSERT_TRUE(model.has_value());
+  auto counting = CountingDevice::Create({});
+  ASSERT_TRUE(counting.has_value());
+  for (Device* d : {model->get(), static_cast<Device*>(counting->get())}) {
+    int accepted = 0;
+    for (std::uint32_t offset = 0; offset < 4096 + 64; ++offset) {
+      // Value 0: no CTRL.START, and a COMMIT of op 0 is refused by the device, not the bus.
+      EXPECT_EQ(d->WriteReg(offset, 0).has_value(), writable(offset))
+          << d->kind() << " offset " << offset;
+      accepted += writable(offset) ? 1 : 0;
+    }
+    EXPECT_EQ(d->WriteReg(0xFFFFFFFCU, 0).has_value(), false) << d->kind();
+    EXPECT_GT(accepted, 40) << d->kind();
+  }
 }
 
 TEST(EngineModelTest, OutboundPacketsDecryptWithSoftwareEspAndCountFromOseq) {
