@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <array>
-#include <functional>
 #include <string>
 
 #include "espo/regmap/espo_regs.hpp"
@@ -169,8 +168,8 @@ Status Engine::ReadCapabilities() {
   return Ok();
 }
 
-Status Engine::Commit(Direction dir, std::uint32_t slot, std::uint32_t op,
-                      const std::function<std::string()>& what) {
+template <class What>
+Status Engine::Commit(Direction dir, std::uint32_t slot, std::uint32_t op, const What& what) {
   std::uint32_t cmd = rm::kSaCommitSlot.Set(0, slot);
   cmd = rm::kSaCommitOp.Set(cmd, op);
   cmd = rm::kSaCommitDir.Set(cmd, dir == Direction::kIn ? 1U : 0U);

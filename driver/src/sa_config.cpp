@@ -6,7 +6,6 @@
 #include <sys/socket.h>
 
 #include <array>
-#include <bit>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -133,8 +132,10 @@ Status Validate(const SaConfig& sa) {
                            (sa.src.v6 ? "IPv6" : "IPv4") + ", dst " +
                            (sa.dst.v6 ? "IPv6" : "IPv4") + ")");
   }
+  // w & (w - 1) rather than std::has_single_bit: without -mpopcnt that is a libgcc call, and
+  // Validate runs twice per SA install (engine and device).
   if (sa.replay_window != 0 &&
-      (sa.replay_window > kMaxReplayWindow || !std::has_single_bit(sa.replay_window))) {
+      (sa.replay_window > kMaxReplayWindow || (sa.replay_window & (sa.replay_window - 1)) != 0)) {
     return InvalidArgument("replay-window: " + std::to_string(sa.replay_window) +
                            " is not 0 or a power of two <= 1024");
   }

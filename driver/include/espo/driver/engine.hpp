@@ -127,8 +127,10 @@ class Engine {
  private:
   explicit Engine(std::unique_ptr<Device> device) : device_(std::move(device)) {}
   Status ReadCapabilities();
-  Status Commit(Direction dir, std::uint32_t slot, std::uint32_t op,
-                const std::function<std::string()>& what);
+  // Writes SA_COMMIT and polls its status. `what()` (a std::string) names the operation in the
+  // error messages; it is called only on an error. Defined and used in engine.cpp only.
+  template <class What>
+  Status Commit(Direction dir, std::uint32_t slot, std::uint32_t op, const What& what);
   Status StageLimits(const SaLimits& limits);
   Status EnsureBuffers(std::size_t in_bytes, std::size_t out_bytes);
   Result<std::size_t> RunOneBatch(std::span<const PacketIn> packets,
