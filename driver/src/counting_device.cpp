@@ -50,7 +50,7 @@ std::uint64_t PacketsUntil(std::uint64_t value, std::uint64_t limit, std::uint64
 std::uint32_t Lo(std::uint64_t v) { return static_cast<std::uint32_t>(v); }
 std::uint32_t Hi(std::uint64_t v) { return static_cast<std::uint32_t>(v >> 32U); }
 
-// The error of a write to no writable register (out of line: WriteReg stays a small leaf).
+// The error of a write to no writable register (out of line: Write stays a small leaf).
 [[gnu::noinline]] Status NotWritable(std::uint32_t offset) {
   return MakeError(Errc::kDevice, "counting device: register at offset " + std::to_string(offset) +
                                       " is not writable");
@@ -160,34 +160,45 @@ Result<std::uint32_t> CountingDevice::ReadReg(std::uint32_t offset) {
 }
 
 Status CountingDevice::WriteReg(std::uint32_t offset, std::uint32_t value) {
+  return Write(offset, value) ? Ok() : NotWritable(offset);
+}
+
+Status CountingDevice::WriteRegs(std::span<const RegWrite> writes) {
+  for (const RegWrite& w : writes) {
+    if (!Write(w.offset, w.value)) return NotWritable(w.offset);
+  }
+  return Ok();
+}
+
+bool CountingDevice::Write(std::uint32_t offset, std::uint32_t value) {
   ++stats_.reg_writes;
   switch (DecodeWrite(offset)) {
     case WriteKind::kPlain:
       regs_[offset / 4] = value;
-      return Ok();
+      return true;
     case WriteKind::kKey:
     case WriteKind::kSalt:
-      return Ok();  // no crypto: the key is not kept
+      return true;  // no crypto: the key is not kept
     case WriteKind::kCommit:
       Commit(value);
-      return Ok();
+      return true;
     case WriteKind::kReadSel:
       regs_[offset / 4] = value;
       LatchReadPort(value);
-      return Ok();
+      return true;
     case WriteKind::kEvtPop:
       if (event_head_ < events_.size()) ++event_head_;
       if (event_head_ == events_.size()) {
         events_.clear();
         event_head_ = 0;
       }
-      return Ok();
+      return true;
     case WriteKind::kCtrl:
-      return Ok();  // START is ignored: there are no packets
+      return true;  // START is ignored: there are no packets
     case WriteKind::kNone:
       break;
   }
-  return NotWritable(offset);
+  return false;
 }
 
 Result<DmaBuffer> CountingDevice::AllocBuffer(std::size_t bytes) {

@@ -3,7 +3,10 @@
 
 #include <algorithm>
 #include <array>
+#include <span>
 #include <string>
+
+#include <openssl/crypto.h>
 
 #include "espo/regmap/espo_regs.hpp"
 
@@ -43,6 +46,32 @@ std::string SpiHex(std::uint32_t spi) {
                     static_cast<std::uint8_t>(spi >> 8U), static_cast<std::uint8_t>(spi)});
 }
 std::uint32_t Hi(std::uint64_t v) { return static_cast<std::uint32_t>(v >> 32U); }
+
+// Staging writes collected in order and issued with one Device::WriteRegs call (the same
+// register writes, one virtual call). An install stages at most 3 + 8 + 1 + 2 + 8 + 1 + 8 words.
+class WriteBurst {
+ public:
+  void Add(std::uint32_t offset, std::uint32_t value) { writes_.at(size_++) = {offset, value}; }
+  void AddLimits(const SaLimits& l) {
+    const std::array<std::uint64_t, 4> v = {l.soft_packets, l.hard_packets, l.soft_bytes,
+                                            l.hard_bytes};
+    for (std::uint32_t i = 0; i < 4; ++i) {
+      Add(rm::StageLimitOffset(2 * i), Lo(v[i]));
+      Add(rm::StageLimitOffset(2 * i + 1), Hi(v[i]));
+    }
+  }
+  std::size_t size() const { return size_; }
+  std::span<const RegWrite> writes() const { return std::span(writes_).first(size_); }
+  // Zeroes writes [first, first + count): the burst holds key words until it is wiped.
+  void Wipe(std::size_t first, std::size_t count) {
+    const std::span<RegWrite> w = std::span(writes_).subspan(first, count);
+    OPENSSL_cleanse(w.data(), w.size_bytes());
+  }
+
+ private:
+  std::array<RegWrite, 31> writes_{};
+  std::size_t size_ = 0;
+};
 
 }  // namespace
 
@@ -194,13 +223,9 @@ Status Engine::Commit(Direction dir, std::uint32_t slot, std::uint32_t op, const
 }
 
 Status Engine::StageLimits(const SaLimits& l) {
-  const std::array<std::uint64_t, 4> v = {l.soft_packets, l.hard_packets, l.soft_bytes,
-                                          l.hard_bytes};
-  for (std::uint32_t i = 0; i < 4; ++i) {
-    ESPO_RETURN_IF_ERROR(device_->WriteReg(rm::StageLimitOffset(2 * i), Lo(v[i])));
-    ESPO_RETURN_IF_ERROR(device_->WriteReg(rm::StageLimitOffset(2 * i + 1), Hi(v[i])));
-  }
-  return Ok();
+  WriteBurst burst;
+  burst.AddLimits(l);
+  return device_->WriteRegs(burst.writes());
 }
 
 Status Engine::Install(std::uint32_t slot, const SaConfig& sa) {
@@ -246,33 +271,40 @@ Status Engine::Install(std::uint32_t slot, const SaConfig& sa) {
   flags = rm::kStageFlagsUdpEncap.Set(flags, sa.encap ? 1U : 0U);
   flags = rm::kStageFlagsIpv6.Set(flags, sa.dst.v6 ? 1U : 0U);
   flags = rm::kStageFlagsIcvWords.Set(flags, sa.icv_bytes / 4U);
-  ESPO_RETURN_IF_ERROR(d.WriteReg(rm::kStageSpiOffset, sa.spi));
-  ESPO_RETURN_IF_ERROR(d.WriteReg(rm::kStageFlagsOffset, flags));
+  // The staging writes, in register-protocol order, as one burst.
+  WriteBurst burst;
+  burst.Add(rm::kStageSpiOffset, sa.spi);
+  burst.Add(rm::kStageFlagsOffset, flags);
   // Outbound SAs carry the window too (ignored by the datapath) so the device validates the
   // same SaConfig the driver did.
-  ESPO_RETURN_IF_ERROR(d.WriteReg(rm::kStageReplayWindowOffset, sa.replay_window));
+  burst.Add(rm::kStageReplayWindowOffset, sa.replay_window);
+  const std::size_t key_first = burst.size();
   const ByteSpan key = sa.key.key();
   for (std::uint32_t i = 0; i < key.size() / 4; ++i) {
-    ESPO_RETURN_IF_ERROR(d.WriteReg(rm::StageKeyOffset(i), LoadBe32(key.subspan(4 * i))));
+    burst.Add(rm::StageKeyOffset(i), LoadBe32(key.subspan(std::size_t{4} * i)));
   }
-  ESPO_RETURN_IF_ERROR(d.WriteReg(rm::kStageSaltOffset, LoadBe32(sa.key.salt())));
+  burst.Add(rm::kStageSaltOffset, LoadBe32(sa.key.salt()));
+  const std::size_t key_count = burst.size() - key_first;
   const std::uint64_t seq = sa.dir == Direction::kOut ? sa.oseq : sa.replay_seq;
-  ESPO_RETURN_IF_ERROR(d.WriteReg(rm::kStageSeqLoOffset, Lo(seq)));
-  ESPO_RETURN_IF_ERROR(d.WriteReg(rm::kStageSeqHiOffset, Hi(seq)));
+  burst.Add(rm::kStageSeqLoOffset, Lo(seq));
+  burst.Add(rm::kStageSeqHiOffset, Hi(seq));
   for (std::uint32_t i = 0; i < 4; ++i) {
     const bool used = sa.dst.v6 || i == 0;
-    ESPO_RETURN_IF_ERROR(d.WriteReg(rm::StageSrcOffset(i),
-                                    used ? LoadBe32(std::span(sa.src.bytes).subspan(4 * i)) : 0U));
-    ESPO_RETURN_IF_ERROR(d.WriteReg(rm::StageDstOffset(i),
-                                    used ? LoadBe32(std::span(sa.dst.bytes).subspan(4 * i)) : 0U));
+    burst.Add(rm::StageSrcOffset(i),
+              used ? LoadBe32(std::span(sa.src.bytes).subspan(std::size_t{4} * i)) : 0U);
+    burst.Add(rm::StageDstOffset(i),
+              used ? LoadBe32(std::span(sa.dst.bytes).subspan(std::size_t{4} * i)) : 0U);
   }
   std::uint32_t ports = 0;
   if (sa.encap) {
     ports = rm::kStageUdpPortsDport.Set(rm::kStageUdpPortsSport.Set(0, sa.encap->sport),
                                         sa.encap->dport);
   }
-  ESPO_RETURN_IF_ERROR(d.WriteReg(rm::kStageUdpPortsOffset, ports));
-  ESPO_RETURN_IF_ERROR(StageLimits(sa.limits));
+  burst.Add(rm::kStageUdpPortsOffset, ports);
+  burst.AddLimits(sa.limits);
+  Status staged = d.WriteRegs(burst.writes());
+  burst.Wipe(key_first, key_count);
+  if (!staged) return tl::unexpected(std::move(staged).error());
   return Commit(sa.dir, slot, static_cast<std::uint32_t>(rm::SaCommitOp::kInstall), what);
 }
 

@@ -38,7 +38,7 @@ std::string Hex32(std::uint32_t v) {
   return out;
 }
 
-// The error of a write to no writable register (out of line: WriteReg stays a small leaf).
+// The error of a write to no writable register (out of line: Write stays a small leaf).
 [[gnu::noinline]] Status NotWritable(std::uint32_t offset) {
   return MakeError(Errc::kDevice,
                    "model: register at offset " + Hex32(offset) + " is not writable");
@@ -56,7 +56,15 @@ class ModelDevice final : public Device {
   std::string_view kind() const override { return "model"; }
 
   Result<std::uint32_t> ReadReg(std::uint32_t offset) override;
-  Status WriteReg(std::uint32_t offset, std::uint32_t value) override;
+  Status WriteReg(std::uint32_t offset, std::uint32_t value) override {
+    return Write(offset, value) ? Ok() : NotWritable(offset);
+  }
+  Status WriteRegs(std::span<const RegWrite> writes) override {
+    for (const RegWrite& w : writes) {
+      if (!Write(w.offset, w.value)) return NotWritable(w.offset);
+    }
+    return Ok();
+  }
 
   Result<DmaBuffer> AllocBuffer(std::size_t bytes) override {
     if (bytes == 0) return MakeError(Errc::kInvalidArgument, "model: buffer of 0 bytes");
@@ -106,7 +114,9 @@ class ModelDevice final : public Device {
     return &mem;
   }
 
-  // Out of line (noinline) so that WriteReg, called ~30 times per SA install, stays a small leaf.
+  // One register write; false when no register at `offset` takes writes.
+  bool Write(std::uint32_t offset, std::uint32_t value);
+  // Out of line (noinline) so that Write, called ~30 times per SA install, stays a small leaf.
   [[gnu::noinline]] void Commit(std::uint32_t value);
   // Decodes the staging registers into `sa` (key included) for an INSTALL commit; reorders the
   // key staging bytes (wiped by the commit anyway).
@@ -226,37 +236,37 @@ Result<std::uint32_t> ModelDevice::ReadReg(std::uint32_t offset) {
   return MakeError(Errc::kDevice, "model: no register at offset " + Hex32(offset));
 }
 
-Status ModelDevice::WriteReg(std::uint32_t offset, std::uint32_t value) {
+bool ModelDevice::Write(std::uint32_t offset, std::uint32_t value) {
   const std::uint32_t word = offset / 4;
   switch (DecodeWrite(offset)) {
     case WriteKind::kPlain:
       rw_[word] = value;
-      return Ok();
+      return true;
     case WriteKind::kKey:
       StoreBe32(std::span(stage_secret_).subspan(offset - rm::kStageKeyOffset, 4), value);
       secret_staged_ = true;
-      return Ok();
+      return true;
     case WriteKind::kSalt:
       StoreBe32(std::span(stage_secret_).subspan(kSaltAt, 4), value);
       secret_staged_ = true;
-      return Ok();
+      return true;
     case WriteKind::kCommit:
       Commit(value);
-      return Ok();
+      return true;
     case WriteKind::kReadSel:
       rw_[word] = value;
       LatchReadPort(value);
-      return Ok();
+      return true;
     case WriteKind::kEvtPop:
       state_.PopEvent();
-      return Ok();
+      return true;
     case WriteKind::kCtrl:
       if (rm::kCtrlStart.Get(value) != 0) RunBatchNow();
-      return Ok();
+      return true;
     case WriteKind::kNone:
       break;
   }
-  return NotWritable(offset);
+  return false;
 }
 
 Status ModelDevice::StagedSa(Direction dir, SaConfig& sa) {

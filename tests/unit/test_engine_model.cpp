@@ -3,10 +3,12 @@
 // Engine over ModelDevice: capabilities, all-or-nothing SA programming (also under injected
 // device failures), write-only keys, packets through both directions against the software ESP
 // oracle, every drop reason, lifetimes and events, event FIFO overflow, counters.
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <random>
 #include <set>
+#include <span>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -205,6 +207,31 @@ TEST(EngineModelTest, DevicesAcceptWritesExactlyAtWritableRegisters) {
     }
     EXPECT_EQ(d->WriteReg(0xFFFFFFFCU, 0).has_value(), false) << d->kind();
     EXPECT_GT(accepted, 40) << d->kind();
+  }
+}
+
+TEST(EngineModelTest, WriteRegsStopsAtTheFirstRefusedWrite) {
+  // A burst is the same writes as one WriteReg each: the writes before a refused one took
+  // effect, the ones after it did not. ModelDevice and CountingDevice override WriteRegs;
+  // FaultyDevice uses the Device default.
+  auto model = OpenModelDevice();
+  ASSERT_TRUE(model.has_value());
+  auto counting = CountingDevice::Create({});
+  ASSERT_TRUE(counting.has_value());
+  FaultyDevice faulty(std::move(*OpenModelDevice()));
+  const std::array<RegWrite, 3> burst = {RegWrite{rm::kStageSpiOffset, 0x1234U},
+                                         RegWrite{0xFFCU, 1U},  // no register
+                                         RegWrite{rm::kStageReplayWindowOffset, 32U}};
+  for (Device* d :
+       {model->get(), static_cast<Device*>(counting->get()), static_cast<Device*>(&faulty)}) {
+    ASSERT_TRUE(d->WriteReg(rm::kStageReplayWindowOffset, 64U).has_value());
+    const Status st = d->WriteRegs(burst);
+    ASSERT_FALSE(st.has_value()) << d->kind();
+    EXPECT_EQ(st.error().code, Errc::kDevice) << d->kind();
+    EXPECT_EQ(*d->ReadReg(rm::kStageSpiOffset), 0x1234U) << d->kind();
+    EXPECT_EQ(*d->ReadReg(rm::kStageReplayWindowOffset), 64U) << d->kind();
+    ASSERT_TRUE(d->WriteRegs(std::span(burst).subspan(2)).has_value()) << d->kind();
+    EXPECT_EQ(*d->ReadReg(rm::kStageReplayWindowOffset), 32U) << d->kind();
   }
 }
 

@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "espo/driver/device.hpp"
@@ -79,6 +80,7 @@ class CountingDevice final : public Device {
   std::string_view kind() const override { return "counting"; }
   Result<std::uint32_t> ReadReg(std::uint32_t offset) override;
   Status WriteReg(std::uint32_t offset, std::uint32_t value) override;
+  Status WriteRegs(std::span<const RegWrite> writes) override;
   Result<DmaBuffer> AllocBuffer(std::size_t bytes) override;
   Status WriteBuffer(const DmaBuffer& buffer, std::size_t offset, ByteSpan data) override;
   Status ReadBuffer(const DmaBuffer& buffer, std::size_t offset, MutableByteSpan out) override;
@@ -122,6 +124,8 @@ class CountingDevice final : public Device {
   const std::vector<CountingSlot>& Table(Direction dir) const {
     return dir == Direction::kIn ? in_ : out_;
   }
+  // One register write; false when no register at `offset` takes writes.
+  bool Write(std::uint32_t offset, std::uint32_t value);
   void Commit(std::uint32_t value);
   std::uint32_t Install(Direction dir, std::uint32_t slot);
   std::uint32_t Remove(Direction dir, std::uint32_t slot);

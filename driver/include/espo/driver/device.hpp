@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -26,6 +27,12 @@ struct DmaBuffer {
   std::uint32_t id = 0;
   std::uint64_t device_address = 0;
   std::size_t size = 0;
+};
+
+// One register write of a burst (Device::WriteRegs).
+struct RegWrite {
+  std::uint32_t offset = 0;
+  std::uint32_t value = 0;
 };
 
 class Device {
@@ -42,6 +49,14 @@ class Device {
 
   virtual Result<std::uint32_t> ReadReg(std::uint32_t offset) = 0;
   virtual Status WriteReg(std::uint32_t offset, std::uint32_t value) = 0;
+  // The same register writes as calling WriteReg for each of `writes` in order: stops at the
+  // first failure and returns it (the writes before it took effect). The default does exactly
+  // that; backends that answer registers in C++ (ModelDevice, CountingDevice) override it to save
+  // a virtual call and a Status per register. What reaches the registers is the same either way.
+  virtual Status WriteRegs(std::span<const RegWrite> writes) {
+    for (const RegWrite& w : writes) ESPO_RETURN_IF_ERROR(WriteReg(w.offset, w.value));
+    return Ok();
+  }
 
   virtual Result<DmaBuffer> AllocBuffer(std::size_t bytes) = 0;
   // Host -> device copy into `buffer` at `offset` (includes the sync a card needs).
