@@ -25,16 +25,25 @@ KeyMaterial& KeyMaterial::operator=(KeyMaterial&& other) noexcept {
 }
 
 Result<KeyMaterial> KeyMaterial::FromBytes(ByteSpan key_and_salt) {
+  // Built in the Result itself and returned by its name only, so the return is not a move that
+  // would leave a moved-from copy to wipe.
+  Result<KeyMaterial> out(tl::in_place);
+  if (auto assigned = out->Assign(key_and_salt); !assigned) {
+    out = tl::unexpected(std::move(assigned).error());
+  }
+  return out;
+}
+
+Status KeyMaterial::Assign(ByteSpan key_and_salt) {
   if (key_and_salt.size() != 16 + kSaltBytes && key_and_salt.size() != 32 + kSaltBytes) {
     return MakeError(Errc::kInvalidArgument,
                      "key: expected 20 or 36 bytes (AES-128/256 key + 4-byte salt), got " +
                          std::to_string(key_and_salt.size()));
   }
-  // Built in the Result itself (returned without a move, so no moved-from copy to wipe).
-  Result<KeyMaterial> out(tl::in_place);
-  std::copy(key_and_salt.begin(), key_and_salt.end(), out->bytes_.begin());
-  out->size_ = key_and_salt.size();
-  return out;
+  Wipe();
+  std::copy(key_and_salt.begin(), key_and_salt.end(), bytes_.begin());
+  size_ = key_and_salt.size();
+  return Ok();
 }
 
 KeyMaterial KeyMaterial::Clone() const {
@@ -45,7 +54,7 @@ KeyMaterial KeyMaterial::Clone() const {
 }
 
 void KeyMaterial::Wipe() {
-  // Every path that stores key bytes also sets size_ != 0 (FromBytes, Clone, the moves), and every
+  // Every path that stores key bytes also sets size_ != 0 (Assign, Clone, the moves), and every
   // path that clears size_ runs the cleanse first, so an empty KeyMaterial holds only zeros: moved-
   // from and default objects (most destructor and move-assignment calls) skip the cleanse.
   if (size_ == 0) return;

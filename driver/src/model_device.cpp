@@ -285,9 +285,7 @@ Status ModelDevice::StagedSa(Direction dir, SaConfig& sa) {
     std::copy_n(stage_secret_.begin() + kSaltAt, KeyMaterial::kSaltBytes,
                 stage_secret_.begin() + static_cast<std::ptrdiff_t>(key_bytes));
   }
-  auto key = KeyMaterial::FromBytes(std::span(stage_secret_).first(key_bytes + 4));
-  if (!key) return tl::unexpected(std::move(key).error());
-  sa.key = std::move(*key);
+  ESPO_RETURN_IF_ERROR(sa.key.Assign(std::span(stage_secret_).first(key_bytes + 4)));
   sa.replay_window = reg(rm::kStageReplayWindowOffset);
   const std::uint64_t seq =
       (static_cast<std::uint64_t>(reg(rm::kStageSeqHiOffset)) << 32U) | reg(rm::kStageSeqLoOffset);

@@ -2,6 +2,9 @@
 espo_gtest(test_replay_window LABEL unit TIMEOUT 120
            SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_replay_window.cpp
            LIBS espo_driver)
+espo_gtest(test_key_material LABEL unit TIMEOUT 60
+           SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_key_material.cpp
+           LIBS espo_driver)
 espo_gtest(test_ip_packet LABEL unit TIMEOUT 120
            SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_ip_packet.cpp
            LIBS espo_driver)

@@ -32,6 +32,10 @@ class KeyMaterial {
   static Result<KeyMaterial> FromBytes(ByteSpan key_and_salt);
   // An explicit copy (callers must mean it: keys should not multiply).
   KeyMaterial Clone() const;
+  // Replaces the key with `key_and_salt` (20 or 36 bytes) in place, wiping the old one; on an
+  // error the key is unchanged. Fills a KeyMaterial that is already where it belongs (no moved-
+  // from copy to wipe).
+  Status Assign(ByteSpan key_and_salt);
 
   ByteSpan key() const { return {bytes_.data(), size_ - kSaltBytes}; }
   ByteSpan salt() const { return {bytes_.data() + size_ - kSaltBytes, kSaltBytes}; }
