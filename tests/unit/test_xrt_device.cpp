@@ -26,6 +26,7 @@ namespace espo::driver {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 std::string Xclbin(const std::string& variant) {
   return std::string(ESPO_TEST_XCLBIN_DIR) + "/espo_noop_" + variant + ".xclbin";
@@ -187,6 +188,15 @@ TEST(XrtDeviceTest, RegisterAccessFailsOnTheShimWithOneLineDeviceErrors) {
   EXPECT_THAT(wr.error().message,
               HasSubstr("xrt device 3: write register 0x110 of espo_kernel:{espo_kernel_1} = "
                         "0x00001234: "));
+
+  // Key and salt words never appear in an error message.
+  for (const std::uint32_t offset : {0x120U, 0x13CU, 0x140U}) {
+    auto key = dev->WriteReg(offset, 0xC0FFEE42U);
+    ASSERT_FALSE(key.has_value());
+    EXPECT_THAT(key.error().message, HasSubstr("= <key material>"));
+    EXPECT_THAT(key.error().message, Not(HasSubstr("c0ffee42")));
+    EXPECT_THAT(key.error().message, Not(HasSubstr("C0FFEE42")));
+  }
 
   auto odd = dev->ReadReg(0x002);
   ASSERT_FALSE(odd.has_value());

@@ -167,8 +167,15 @@ Status XrtDevice::WriteReg(std::uint32_t offset, std::uint32_t value) {
     return MakeError(Errc::kInvalidArgument,
                      impl_->RegWhat("write", offset) + ": offset is not 32-bit aligned");
   }
+  // Key and salt words are write-only secrets: never put into a message or a log.
+  const bool secret =
+      (offset >= rm::kStageKeyOffset && offset < rm::StageKeyOffset(rm::kStageKeyCount)) ||
+      offset == rm::kStageSaltOffset;
   return XrtCall([&] { impl_->ip.write_register(offset, value); },
-                 [&] { return impl_->RegWhat("write", offset) + " = " + Hex(value, 8); });
+                 [&] {
+                   return impl_->RegWhat("write", offset) +
+                          (secret ? std::string(" = <key material>") : " = " + Hex(value, 8));
+                 });
 }
 
 Result<DmaBuffer> XrtDevice::AllocBuffer(std::size_t bytes) {
