@@ -6,6 +6,7 @@
 //                      PrepareOutbound, ActivateOutbound (outbound switch), Retire(old), and the
 //                      drain end in Poll() (old inbound removed)
 //   - remove:         SaManager::Remove (both directions, SPI quarantined)
+//   (each timed round of the three ends with CollectEvents(), as a daemon drains them)
 //   - rekey (2 ends):  RekeyScheduler at both ends joined by an in-process wire (no KEYMAT: keys
 //                      are precomputed): RequestRekey, Poll (StartRekey), OnRekeyRequest,
 //                      OnRekeyResponse, OnDelete, and the drain ends at both ends
@@ -112,6 +113,8 @@ bool BenchManager(std::uint32_t n, int rounds, std::vector<Row>& rows) {
     }
     ids[s] = *id;
   }
+  // Events are collected as a daemon would (otherwise the state changes pile up in memory).
+  if (auto ev = m.CollectEvents(); !ev) return Fail("events", ev.error()), false;
   rows.push_back({"install (Allocate+InstallPair)", n, Since(t0)});
 
   double rekey_s = 0;
@@ -135,9 +138,11 @@ bool BenchManager(std::uint32_t n, int rounds, std::vector<Row>& rows) {
     }
     clock.Advance(std::chrono::seconds(3));  // past the drain interval
     if (auto st = m.Poll(); !st) return Fail("poll", st.error()), false;
+    if (auto ev = m.CollectEvents(); !ev) return Fail("events", ev.error()), false;
     rekey_s += Since(t0);
     clock.Advance(std::chrono::seconds(30));  // SPI quarantines end (not timed)
     (void)m.Poll();
+    (void)m.CollectEvents();
   }
   rows.push_back({"rekey (SaManager make-before-break)", std::uint64_t{n} * rounds, rekey_s});
 
@@ -145,6 +150,7 @@ bool BenchManager(std::uint32_t n, int rounds, std::vector<Row>& rows) {
   for (const SaId id : ids) {
     if (auto st = m.Remove(id); !st) return Fail("remove", st.error()), false;
   }
+  if (auto ev = m.CollectEvents(); !ev) return Fail("events", ev.error()), false;
   rows.push_back({"remove (Remove)", n, Since(t0)});
   return m.stats().live_sas == 0;
 }
