@@ -164,6 +164,22 @@ Status RekeyScheduler::RequestRekey(SaId id) {
   return Ok();
 }
 
+Status RekeyScheduler::ResumeRestored(SaId id, TimePoint installed_at, ExchangeRole role) {
+  if (manager_.StateOf(id) == SaState::kGone) {
+    return MakeError(Errc::kNotFound, SaName(id) + ": no such SA to resume");
+  }
+  if (manager_.IsAdopted(id)) {
+    return MakeError(Errc::kInvalidArgument,
+                     SaName(id) + ": adopted SAs are rekeyed by their owner, not resumed here");
+  }
+  const SaLifetime in =
+      policy_.ForNewSa(SaContext{SaDirection::kInbound, role, options_.designation}, installed_at);
+  const SaLifetime out =
+      policy_.ForNewSa(SaContext{SaDirection::kOutbound, role, options_.designation}, installed_at);
+  ArmDeadlines(id, in, out);
+  return Ok();
+}
+
 Status RekeyScheduler::StartOne(SaId old_sa) {
   const ChildSaSpec* spec = manager_.SpecOf(old_sa);
   if (spec == nullptr) return Ok();

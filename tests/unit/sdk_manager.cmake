@@ -19,3 +19,6 @@ espo_gtest(sdk_rekey_timeout_test LABEL unit TIMEOUT 60
 espo_gtest(sdk_byte_lifetime_test LABEL unit TIMEOUT 120
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_sdk_byte_lifetime.cpp
   LIBS espo_sdk)
+espo_gtest(sdk_restore_resume_test LABEL unit TIMEOUT 60
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_sdk_restore_resume.cpp
+  LIBS espo_sdk)

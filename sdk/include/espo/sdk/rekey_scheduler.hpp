@@ -190,6 +190,16 @@ class RekeyScheduler {
   // Asks for a rekey now (e.g. operator request); queued and paced like a soft event.
   Status RequestRekey(SaId id);
 
+  // ---- after SaManager::Restore (docs/CHECKPOINT.md) ----
+  // Time lifetimes live here, not in the checkpoint: arms the soft and hard time deadlines of a
+  // restored managed SA as the policy gives them to an SA installed at `installed_at` (when the
+  // owner first installed it; a fresh fuzz draw), so it is rekeyed and removed on time. A
+  // deadline already behind the clock fires on the next Poll(). Count limits are untouched (the
+  // restore provider set them). Errors: kNotFound (not live), kInvalidArgument (an adopted SA:
+  // its owner rekeys it).
+  Status ResumeRestored(SaId id, TimePoint installed_at,
+                        ExchangeRole role = ExchangeRole::kInitiator);
+
   // Collects SA events, handles soft (queue a rekey), hard and seq-overflow (remove), time
   // deadlines, drain ends (SaManager::Poll) and starts queued rekeys within the pacing limits.
   Status Poll();
