@@ -83,6 +83,12 @@ struct Gateway {
     EXPECT_TRUE(st.has_value()) << (st ? "" : st.error().message);
     return *id;
   }
+  // An SA installed now, then a crash `outage` later: the restored SA's id.
+  SaId InstallThenRestoreAfter(Duration outage) {
+    CreateSa();
+    clock.Advance(outage);
+    return CrashAndRestore();
+  }
   // Snapshot, crash (fresh device, manager and scheduler), restore with the owner's configs.
   SaId CrashAndRestore() {
     auto snap = mgr->Snapshot();
@@ -121,9 +127,7 @@ struct Gateway {
 TEST(RekeySchedulerResumeTest, WithoutResumeARestoredSaHasNoTimeDeadline) {
   Gateway g;
   const TimePoint t0 = g.clock.Now();
-  g.CreateSa();
-  g.clock.Advance(hours(1));
-  const SaId id = g.CrashAndRestore();
+  const SaId id = g.InstallThenRestoreAfter(hours(1));
   ASSERT_NE(id, kNoSa);
   EXPECT_FALSE(g.sched->NextDeadline().has_value());
   EXPECT_FALSE(g.PollUntil(t0 + hours(9)).has_value()) << "rekeyed without a time deadline";
@@ -133,9 +137,7 @@ TEST(RekeySchedulerResumeTest, WithoutResumeARestoredSaHasNoTimeDeadline) {
 TEST(RekeySchedulerResumeTest, ResumedSaIsRekeyedInsideTheOriginalSoftWindow) {
   Gateway g;
   const TimePoint t0 = g.clock.Now();
-  g.CreateSa();
-  g.clock.Advance(hours(1));
-  const SaId id = g.CrashAndRestore();
+  const SaId id = g.InstallThenRestoreAfter(hours(1));
   ASSERT_NE(id, kNoSa);
   ASSERT_TRUE(g.sched->ResumeRestored(id, t0).has_value());
   ASSERT_TRUE(g.sched->NextDeadline().has_value());
@@ -149,9 +151,7 @@ TEST(RekeySchedulerResumeTest, ResumedSaIsRekeyedInsideTheOriginalSoftWindow) {
 TEST(RekeySchedulerResumeTest, HardTimePassedDuringTheOutageRemovesOnTheFirstPoll) {
   Gateway g;
   const TimePoint t0 = g.clock.Now();
-  g.CreateSa();
-  g.clock.Advance(hours(9));  // down for longer than the SA's life
-  const SaId id = g.CrashAndRestore();
+  const SaId id = g.InstallThenRestoreAfter(hours(9));  // down for longer than the SA's life
   ASSERT_NE(id, kNoSa);
   ASSERT_TRUE(g.sched->ResumeRestored(id, t0).has_value());
   ASSERT_TRUE(g.sched->Poll().has_value());

@@ -26,6 +26,8 @@
 #include <xrt/xrt_bo.h>
 #include <xrt/xrt_device.h>
 
+#include "../write_decode.hpp"
+
 #include "espo/regmap/espo_regs.hpp"
 
 namespace espo::driver {
@@ -168,9 +170,8 @@ Status XrtDevice::WriteReg(std::uint32_t offset, std::uint32_t value) {
                      impl_->RegWhat("write", offset) + ": offset is not 32-bit aligned");
   }
   // Key and salt words are write-only secrets: never put into a message or a log.
-  const bool secret =
-      (offset >= rm::kStageKeyOffset && offset < rm::StageKeyOffset(rm::kStageKeyCount)) ||
-      offset == rm::kStageSaltOffset;
+  const WriteKind kind = DecodeWrite(offset);
+  const bool secret = kind == WriteKind::kKey || kind == WriteKind::kSalt;
   return XrtCall([&] { impl_->ip.write_register(offset, value); },
                  [&] {
                    return impl_->RegWhat("write", offset) +
