@@ -27,15 +27,12 @@
 #include <deque>
 #include <iomanip>
 #include <limits>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <queue>
 #include <sstream>
 #include <thread>
-#include <unordered_map>
-#include <unordered_set>
 #include <utility>
 
 #include "espo/driver/counting_device.hpp"

@@ -29,7 +29,6 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <queue>
 #include <unordered_map>
 #include <vector>
 
