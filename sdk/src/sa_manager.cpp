@@ -353,7 +353,7 @@ Status SaManager::PrepareOutbound(SaId id, std::uint32_t peer_spi, driver::KeyMa
   r->prepared = PreparedOut{peer_spi, std::move(key), limits};
   r->out_spi = peer_spi;
   r->out_limits = limits;
-  by_out_spi_[peer_spi] = r;
+  by_out_spi_.insert_or_assign(peer_spi, r);
   return Ok();
 }
 
@@ -401,7 +401,7 @@ Status SaManager::ActivateOutbound(SaId id, SlotClass cls) {
     (void)Remove(id);
     return st;
   }
-  current_[r->spec.selector] = r;
+  current_.insert_or_assign(r->spec.selector, r);
   SetState(*r, SaState::kActive);
   return Ok();
 }
@@ -454,7 +454,7 @@ Result<SaId> SaManager::AdoptSa(const driver::SaConfig& sa, std::uint64_t select
   const SaId id = next_id_++;
   Record& stored = sas_.Insert(id, std::move(r));
   (in ? by_in_spi_ : by_out_spi_).emplace(sa.spi, &stored);
-  if (!in) current_[selector] = &stored;
+  if (!in) current_.insert_or_assign(selector, &stored);
   if (fallback) Emit(MakeEvent(SaEventKind::kFallback, stored, sa.dir));
   SetState(stored, SaState::kActive);
   return id;

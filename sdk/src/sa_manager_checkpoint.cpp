@@ -222,7 +222,7 @@ Result<RestoreReport> SaManager::Restore(const Checkpoint& checkpoint,
         return unwind(st.error());
       }
       placed_any = true;
-      (in ? by_in_spi_ : by_out_spi_)[rec->spi] = &r;
+      (in ? by_in_spi_ : by_out_spi_).insert_or_assign(rec->spi, &r);
       if (fallback) Emit(MakeEvent(SaEventKind::kFallback, r, dir));
       if (!in && (rec->current || loose_record)) current = true;
     }
@@ -236,7 +236,7 @@ Result<RestoreReport> SaManager::Restore(const Checkpoint& checkpoint,
     }
     const SaState state =
         loose_record ? SaState::kActive : ParseState(first.state).value_or(SaState::kActive);
-    if (current) current_[selector] = &r;
+    if (current) current_.insert_or_assign(selector, &r);
     if (state == SaState::kDraining) {
       SetState(r, SaState::kDraining);
       r.drain_until = now + options_.drain_interval;

@@ -3,6 +3,7 @@
 // The SDK's internal containers against standard-library references under random operation
 // sequences (seed printed): detail::TimeQueue pops exactly what a binary heap ordered by
 // (time, push order) pops, and detail::FlatMap holds exactly what a std::map holds.
+#include <array>
 #include <cstdint>
 #include <map>
 #include <queue>
@@ -74,6 +75,45 @@ TEST(TimeQueue, EarlierPushAfterALaterBucketComesFirst) {
     q.pop();
   }
   EXPECT_EQ(got, (std::vector<int>{3, 1, 4, 2}));
+}
+
+// Pointer-valued maps use null as the free-slot mark (16-byte slots): same contract.
+TEST(FlatMap, PointerValuedMapMatchesStdMap) {
+  const std::uint64_t seed = espo::testing::TestSeed();
+  std::mt19937_64 rng(seed);
+  static std::array<int, 64> targets{};
+  detail::FlatMap<std::uint32_t, const int*> m;
+  std::map<std::uint32_t, const int*> ref;
+  for (int op = 0; op < 200000; ++op) {
+    const auto key = static_cast<std::uint32_t>(rng() % 4096);
+    const int* value = &targets[rng() % targets.size()];
+    switch (rng() % 4) {
+      case 0: {
+        const bool inserted = m.emplace(key, value).second;
+        ASSERT_EQ(inserted, ref.emplace(key, value).second) << "op " << op;
+        break;
+      }
+      case 1:
+        m.insert_or_assign(key, value);
+        ref[key] = value;
+        break;
+      case 2:
+        ASSERT_EQ(m.erase(key), ref.erase(key)) << "op " << op;
+        break;
+      default: {
+        auto it = m.find(key);
+        auto rit = ref.find(key);
+        ASSERT_EQ(it == m.end(), rit == ref.end()) << "op " << op;
+        if (rit != ref.end()) {
+          ASSERT_EQ(it->second, rit->second);
+        }
+      }
+    }
+    ASSERT_EQ(m.size(), ref.size());
+  }
+  std::map<std::uint32_t, const int*> all;
+  for (const auto& [k, v] : m) all.emplace(k, v);
+  EXPECT_EQ(all, ref);
 }
 
 TEST(FlatMap, MatchesStdMapUnderRandomInsertEraseFind) {

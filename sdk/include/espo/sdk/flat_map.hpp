@@ -23,10 +23,21 @@ template <typename K, typename V>
 class FlatMap {
   static_assert(std::is_integral_v<K>, "FlatMap keys are integers");
 
-  struct Slot {
+  // Pointer values: a null value marks a free slot (16-byte slots for the SDK's indexes of
+  // records); others carry a flag.
+  static constexpr bool kPointerValues = std::is_pointer_v<V>;
+  struct FlaggedSlot {
     std::pair<K, V> kv{};
     bool used = false;
+    bool Used() const { return used; }
+    void SetUsed(bool u) { used = u; }
   };
+  struct PointerSlot {
+    std::pair<K, V> kv{};
+    bool Used() const { return kv.second != nullptr; }
+    void SetUsed(bool /*u*/) {}
+  };
+  using Slot = std::conditional_t<kPointerValues, PointerSlot, FlaggedSlot>;
 
  public:
   template <bool Const>
@@ -53,7 +64,7 @@ class FlatMap {
 
    private:
     void Skip() {
-      while (i_ < map_->slots_.size() && !map_->slots_[i_].used) ++i_;
+      while (i_ < map_->slots_.size() && !map_->slots_[i_].Used()) ++i_;
     }
     Owner* map_ = nullptr;
     std::size_t i_ = 0;
@@ -92,23 +103,32 @@ class FlatMap {
   }
 
   // Inserts {key, value} unless the key is present; the bool says whether it was inserted.
+  // With pointer values, `value` must not be null (null marks a free slot).
   template <typename T>
   std::pair<iterator, bool> emplace(K key, T&& value) {
     if (2 * (size_ + 1) > slots_.size()) Rehash(std::max<std::size_t>(16, 2 * slots_.size()));
     const std::size_t mask = slots_.size() - 1;
     for (std::size_t i = Home(key);; i = (i + 1) & mask) {
       Slot& s = slots_[i];
-      if (!s.used) {
+      if (!s.Used()) {
         s.kv.first = key;
         s.kv.second = V(std::forward<T>(value));
-        s.used = true;
+        s.SetUsed(true);
         ++size_;
         return {iterator(this, i), true};
       }
       if (s.kv.first == key) return {iterator(this, i), false};
     }
   }
-  V& operator[](K key) { return emplace(key, V{}).first->second; }
+  // Sets the value of `key`, inserting it if absent (pointer values: not null).
+  void insert_or_assign(K key, V value) {
+    auto [it, inserted] = emplace(key, value);
+    if (!inserted) it->second = value;
+  }
+  V& operator[](K key) {
+    static_assert(!kPointerValues, "pointer-valued FlatMap: use insert_or_assign");
+    return emplace(key, V{}).first->second;
+  }
 
   void erase(const_iterator it) { EraseSlot(it.index()); }
   std::size_t erase(K key) {
@@ -129,7 +149,7 @@ class FlatMap {
     const std::size_t mask = slots_.size() - 1;
     for (std::size_t i = Home(key);; i = (i + 1) & mask) {
       const Slot& s = slots_[i];
-      if (!s.used) return slots_.size();
+      if (!s.Used()) return slots_.size();
       if (s.kv.first == key) return i;
     }
   }
@@ -140,13 +160,13 @@ class FlatMap {
     shift_ = 64 - static_cast<unsigned>(std::countr_zero(capacity));
     size_ = 0;
     for (Slot& s : old) {
-      if (s.used) emplace(s.kv.first, std::move(s.kv.second));
+      if (s.Used()) emplace(s.kv.first, std::move(s.kv.second));
     }
   }
   // Backward-shift deletion: later entries of the probe run move up so no tombstone is needed.
   void EraseSlot(std::size_t hole) {
     const std::size_t mask = slots_.size() - 1;
-    for (std::size_t j = (hole + 1) & mask; slots_[j].used; j = (j + 1) & mask) {
+    for (std::size_t j = (hole + 1) & mask; slots_[j].Used(); j = (j + 1) & mask) {
       const std::size_t home = Home(slots_[j].kv.first);
       // Entry j may fill the hole unless its home lies cyclically in (hole, j].
       const bool stays = hole <= j ? (hole < home && home <= j) : (hole < home || home <= j);
@@ -155,7 +175,7 @@ class FlatMap {
       hole = j;
     }
     slots_[hole].kv = {};
-    slots_[hole].used = false;
+    slots_[hole].SetUsed(false);
     --size_;
   }
 
