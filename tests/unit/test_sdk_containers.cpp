@@ -77,26 +77,29 @@ TEST(TimeQueue, EarlierPushAfterALaterBucketComesFirst) {
   EXPECT_EQ(got, (std::vector<int>{3, 1, 4, 2}));
 }
 
-// Pointer-valued maps use null as the free-slot mark (16-byte slots): same contract.
-TEST(FlatMap, PointerValuedMapMatchesStdMap) {
-  const std::uint64_t seed = espo::testing::TestSeed();
+// Random emplace / insert_or_assign / erase / find on a FlatMap and a std::map side by side
+// over a small key range (long probe runs, many backward shifts on erase); `value(rng)` draws a
+// value (never null for pointer-valued maps).
+template <typename K, typename V, typename MakeValue>
+void CheckAgainstStdMap(std::uint64_t seed, MakeValue value) {
   std::mt19937_64 rng(seed);
-  static std::array<int, 64> targets{};
-  detail::FlatMap<std::uint32_t, const int*> m;
-  std::map<std::uint32_t, const int*> ref;
+  detail::FlatMap<K, V> m;
+  std::map<K, V> ref;
   for (int op = 0; op < 200000; ++op) {
-    const auto key = static_cast<std::uint32_t>(rng() % 4096);
-    const int* value = &targets[rng() % targets.size()];
+    const auto key = static_cast<K>(rng() % 4096);
     switch (rng() % 4) {
       case 0: {
-        const bool inserted = m.emplace(key, value).second;
-        ASSERT_EQ(inserted, ref.emplace(key, value).second) << "op " << op;
+        const V v = value(rng);
+        const bool inserted = m.emplace(key, v).second;
+        ASSERT_EQ(inserted, ref.emplace(key, v).second) << "op " << op;
         break;
       }
-      case 1:
-        m.insert_or_assign(key, value);
-        ref[key] = value;
+      case 1: {
+        const V v = value(rng);
+        m.insert_or_assign(key, v);
+        ref[key] = v;
         break;
+      }
       case 2:
         ASSERT_EQ(m.erase(key), ref.erase(key)) << "op " << op;
         break;
@@ -111,43 +114,22 @@ TEST(FlatMap, PointerValuedMapMatchesStdMap) {
     }
     ASSERT_EQ(m.size(), ref.size());
   }
-  std::map<std::uint32_t, const int*> all;
+  std::map<K, V> all;
   for (const auto& [k, v] : m) all.emplace(k, v);
   EXPECT_EQ(all, ref);
 }
 
 TEST(FlatMap, MatchesStdMapUnderRandomInsertEraseFind) {
-  const std::uint64_t seed = espo::testing::TestSeed();
-  std::mt19937_64 rng(seed);
-  detail::FlatMap<std::uint64_t, std::uint64_t> m;
-  std::map<std::uint64_t, std::uint64_t> ref;
-  for (int op = 0; op < 200000; ++op) {
-    // Small key range: long probe runs, many backward shifts on erase.
-    const std::uint64_t key = rng() % 4096;
-    switch (rng() % 3) {
-      case 0: {
-        const std::uint64_t v = rng();
-        const bool inserted = m.emplace(key, v).second;
-        ASSERT_EQ(inserted, ref.emplace(key, v).second) << "op " << op;
-        break;
-      }
-      case 1:
-        ASSERT_EQ(m.erase(key), ref.erase(key)) << "op " << op;
-        break;
-      default: {
-        auto it = m.find(key);
-        auto rit = ref.find(key);
-        ASSERT_EQ(it == m.end(), rit == ref.end()) << "op " << op;
-        if (rit != ref.end()) {
-          ASSERT_EQ(it->second, rit->second);
-        }
-      }
-    }
-    ASSERT_EQ(m.size(), ref.size());
-  }
-  std::map<std::uint64_t, std::uint64_t> all;
-  for (const auto& [k, v] : m) all.emplace(k, v);
-  EXPECT_EQ(all, ref);
+  CheckAgainstStdMap<std::uint64_t, std::uint64_t>(espo::testing::TestSeed(),
+                                                   [](std::mt19937_64& rng) { return rng(); });
+}
+
+// Pointer-valued maps use null as the free-slot mark (16-byte slots): same contract.
+TEST(FlatMap, PointerValuedMapMatchesStdMap) {
+  static std::array<int, 64> targets{};
+  CheckAgainstStdMap<std::uint32_t, const int*>(
+      espo::testing::TestSeed(),
+      [](std::mt19937_64& rng) -> const int* { return &targets[rng() % targets.size()]; });
 }
 
 }  // namespace
