@@ -116,6 +116,16 @@ ControlCore::ControlCore(std::unique_ptr<driver::Engine> engine, CoreOptions opt
 
 namespace {
 
+// The entry's placement (software, or its hardware slot) as the SDK reports it.
+void SetPlacement(Direction dir, const sdk::SaInfo& info, SaEntry& e) {
+  const bool out = dir == Direction::kOut;
+  e.software = (out ? info.outbound : info.inbound) == sdk::Placement::kSoftware;
+  e.slot = e.software ? sdk::kNoSlotIndex : (out ? info.outbound_slot : info.inbound_slot);
+}
+
+// "slot" of an SA in JSON: its slot, or null on the software path.
+Json SlotJson(const SaEntry& e) { return e.software ? Json() : Json(e.slot); }
+
 sdk::SaManagerOptions ManagerOptions(const CoreOptions& o) {
   sdk::SaManagerOptions m;
   // Operator and kernel SPIs are chosen outside: a removed SPI may be added again at once
@@ -396,24 +406,20 @@ ControlResult<ControlCore::Key> ControlCore::Install(driver::SaConfig sa, std::s
   entry.last_seq = sa.dir == Direction::kOut ? sa.oseq : sa.replay_seq;
   entry.config = std::move(sa);
   entry.id = *id;
-  entry.software = software;
-  if (info && !software) {
-    entry.slot = key.first == Direction::kOut ? info->outbound_slot : info->inbound_slot;
-  }
-  const std::uint32_t slot = entry.slot;
+  if (info) SetPlacement(key.first, *info, entry);
   entry.origin = std::move(origin);
   entry.source = std::move(source);
   retained_.erase(key);
   logger_.Log(LogLevel::kInfo, "sa", "SA installed",
               {{"spi", FormatSpi(key.second)},
                {"dir", std::string(driver::ToString(key.first))},
-               {"placement", software ? "software" : "slot " + std::to_string(slot)},
+               {"placement", entry.software ? "software" : "slot " + std::to_string(entry.slot)},
                {"origin", entry.origin}});
   Publish({{"type", "sa-added"},
            {"spi", FormatSpi(key.second)},
            {"dir", driver::ToString(key.first)},
-           {"slot", software ? Json() : Json(slot)},
-           {"placement", software ? "software" : "hardware"},
+           {"slot", SlotJson(entry)},
+           {"placement", entry.software ? "software" : "hardware"},
            {"origin", entry.origin}});
   by_id_[entry.id] = key;
   table_.emplace(key, std::move(entry));
@@ -443,7 +449,7 @@ ControlResult<void> ControlCore::Uninstall(const Key& key) {
   Publish({{"type", "sa-removed"},
            {"spi", FormatSpi(key.second)},
            {"dir", driver::ToString(key.first)},
-           {"slot", e.software ? Json() : Json(e.slot)}});
+           {"slot", SlotJson(e)}});
   const std::uint32_t slot = e.slot;
   by_id_.erase(e.id);
   table_.erase(key);
@@ -537,11 +543,7 @@ ControlResult<ControlCore::SaView> ControlCore::ReadSa(const Key& key, SaEntry& 
 
 void ControlCore::RefreshPlacement() {
   for (auto& [key, e] : table_) {
-    auto info = sdk_->Info(e.id);
-    if (!info) continue;
-    const bool out = key.first == Direction::kOut;
-    e.software = (out ? info->outbound : info->inbound) == sdk::Placement::kSoftware;
-    e.slot = e.software ? sdk::kNoSlotIndex : (out ? info->outbound_slot : info->inbound_slot);
+    if (auto info = sdk_->Info(e.id)) SetPlacement(key.first, *info, e);
   }
 }
 
@@ -549,7 +551,7 @@ Json ControlCore::Describe(const Key& key, const SaEntry& e, bool with_counters)
   const driver::SaConfig& c = e.config;
   Json j = {{"spi", FormatSpi(key.second)},
             {"dir", driver::ToString(key.first)},
-            {"slot", e.software ? Json() : Json(e.slot)},
+            {"slot", SlotJson(e)},
             {"placement", e.software ? "software" : "hardware"},
             {"mode", driver::ToString(c.mode)},
             {"src", c.src.ToString()},
@@ -836,7 +838,7 @@ void ControlCore::PollEvents() {
         j["bytes"] = ev.bytes;
         if (entry != nullptr) {
           (kind == driver::EventKind::kSoft ? entry->soft_seen : entry->hard_seen) = true;
-          j["slot"] = entry->software ? Json() : Json(entry->slot);
+          j["slot"] = SlotJson(*entry);
         }
         logger_.Log(kind == driver::EventKind::kSoft ? LogLevel::kInfo : LogLevel::kWarn, "event",
                     "SA " + std::string(driver::ToString(kind)),

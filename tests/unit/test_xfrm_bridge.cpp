@@ -501,6 +501,14 @@ class DaemonHarness {
   ControlCore& core() { return *core_; }
   DaemonXfrmLink& link() { return *link_; }
   Status Feed(const Bytes& datagram) { return link_->bridge().HandleDatagram(datagram); }
+  // Kernel SAs with SPIs 0x1000 .. 0x1000 + n - 1, each of which must be accepted.
+  void FeedSas(std::uint32_t n) {
+    for (std::uint32_t i = 0; i < n; ++i) {
+      SaSpec s;
+      s.spi = 0x1000 + i;
+      ASSERT_TRUE(Feed(BuildSa(s)).has_value()) << "SPI 0x" << std::hex << s.spi;
+    }
+  }
   Json Call(const std::string& cmd, const Json& args = Json::object()) {
     const std::string line = Json{{"v", 1}, {"id", 1}, {"cmd", cmd}, {"args", args}}.dump();
     return Json::parse(core_->HandleLine(line));
@@ -773,11 +781,7 @@ TEST(DaemonXfrm, RefusedSaInstallsNothing) {
 
 TEST(DaemonXfrm, FullTableWithoutSoftwarePathRefuses) {
   DaemonHarness h(4, 0);
-  for (std::uint32_t i = 0; i < 4; ++i) {
-    SaSpec s;
-    s.spi = 0x1000 + i;
-    ASSERT_TRUE(h.Feed(BuildSa(s)).has_value()) << i;
-  }
+  ASSERT_NO_FATAL_FAILURE(h.FeedSas(4));
   SaSpec fifth;
   fifth.spi = 0x1004;
   auto st = h.Feed(BuildSa(fifth));
@@ -793,11 +797,7 @@ TEST(DaemonXfrm, FullTableWithoutSoftwarePathRefuses) {
 
 TEST(DaemonXfrm, FullTableFallsBackToSoftwareAndMigratesBack) {
   DaemonHarness h(4, 2);
-  for (std::uint32_t i = 0; i < 4; ++i) {
-    SaSpec s;
-    s.spi = 0x1000 + i;
-    ASSERT_TRUE(h.Feed(BuildSa(s)).has_value()) << i;
-  }
+  ASSERT_NO_FATAL_FAILURE(h.FeedSas(4));
   SaSpec fifth;
   fifth.spi = 0x1004;
   fifth.soft_packets = 2;
